@@ -1,0 +1,104 @@
+/* ckernels.h — the whole public API of Glimpse's compute kernels (float32, NHWC). */
+#ifndef GLIMPSE_CKERNELS_H
+#define GLIMPSE_CKERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Layout conventions, shared by every kernel:
+ *  - activations are one image in NHWC order: element (y, x, c) of an H×W×C
+ *    tensor lives at (y * W + x) * C + c; the caller loops over the batch;
+ *  - weights arrive in ONNX order, OIHW (out_c, in_c / groups, kernel_h, kernel_w),
+ *    and a kernel's `pack` rewrites them (with the bias) into its own layout once,
+ *    when the model loads; `run` only ever sees packed weights;
+ *  - padding: pad_top/pad_left are given, bottom/right are whatever out_h/out_w
+ *    imply, so TF "SAME" (extra row/column at the bottom/right) needs no copy.
+ */
+
+/* A 2-D convolution, with its fused epilogue: out = clamp(conv + bias + residual). */
+typedef struct gl_conv2d_params {
+    size_t in_h, in_w, in_c;
+    size_t out_h, out_w, out_c;
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;
+    size_t dilation_h, dilation_w;
+    size_t pad_top, pad_left;
+    size_t groups;            /* in_c and out_c are both multiples of groups */
+    float output_min;         /* -INFINITY for none, 0 for ReLU, 0 for ReLU6 */
+    float output_max;         /* +INFINITY for none, 6 for ReLU6 */
+} gl_conv2d_params;
+
+/*
+ * One convolution kernel. A kernel handles a family of shapes (`supports`),
+ * packs its weights at load time and computes output rows [row_begin, row_end)
+ * so that callers can split one convolution over threads.
+ * `residual` is NULL or an NHWC tensor shaped like the output, added before the clamp.
+ */
+typedef struct gl_conv2d_kernel {
+    const char *name;     /* e.g. "gl_f32_dwconv_3x3_scalar" */
+    const char *variant;  /* "scalar", "avx2" or "neon" */
+    int (*supports)(const gl_conv2d_params *p);
+    size_t (*packed_size)(const gl_conv2d_params *p); /* in floats */
+    void (*pack)(const gl_conv2d_params *p, const float *weights_oihw,
+                 const float *bias /* NULL: zero */, float *packed);
+    void (*run)(const gl_conv2d_params *p, const float *input, const float *packed,
+                const float *residual, float *output, size_t row_begin, size_t row_end);
+} gl_conv2d_kernel;
+
+/* 2-D pooling over an NHWC image; the channel count is the same in and out. */
+typedef struct gl_pool2d_params {
+    size_t in_h, in_w, channels;
+    size_t out_h, out_w;
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;
+    size_t dilation_h, dilation_w;
+    size_t pad_top, pad_left;
+    int count_include_pad;    /* average pool: divide by the full window, pads included */
+} gl_pool2d_params;
+
+/*
+ * Every kernel of one variant. The engine reads kernels only through the
+ * active table (gl_kernels_active), so switching variants is one call.
+ */
+typedef struct gl_kernels {
+    const char *variant;
+    const gl_conv2d_kernel *conv2d;    /* most specialised first, generic last */
+    size_t conv2d_count;
+    void (*maxpool2d)(const gl_pool2d_params *p, const float *input, float *output);
+    void (*avgpool2d)(const gl_pool2d_params *p, const float *input, float *output);
+    /* output[c] = mean over hw of input[i * channels + c] */
+    void (*global_avgpool)(size_t hw, size_t channels, const float *input, float *output);
+    /*
+     * c[i*ldc + j] = alpha * sum_k a[i*a_rs + k*a_cs] * b[k*b_rs + j*b_cs] + beta * c[i*ldc + j]
+     * (beta == 0 ignores what c held, NaN included). Strides make transposes free.
+     */
+    void (*gemm)(size_t m, size_t n, size_t k, float alpha,
+                 const float *a, size_t a_rs, size_t a_cs,
+                 const float *b, size_t b_rs, size_t b_cs,
+                 float beta, float *c, size_t ldc);
+} gl_kernels;
+
+/* The variants this build has, scalar first; the CPU may still lack some. */
+size_t gl_kernels_variant_count(void);
+const gl_kernels *gl_kernels_variant(size_t index);
+/* 1 if this CPU can run the variant. */
+int gl_kernels_variant_supported(const gl_kernels *kernels);
+
+/* The table in use: the best the CPU supports unless gl_kernels_select chose one. */
+const gl_kernels *gl_kernels_active(void);
+/* Makes `variant` ("scalar", "avx2", "neon") active. 0 on success, -1 if unknown
+ * to this build, -2 if this CPU cannot run it. */
+int gl_kernels_select(const char *variant);
+
+/* The first conv2d kernel of `kernels` that supports p; NULL if none does. */
+const gl_conv2d_kernel *gl_conv2d_select(const gl_kernels *kernels, const gl_conv2d_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

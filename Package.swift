@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+// Glimpse: a small, fast image-recognition server. See README.md for the tour.
+import PackageDescription
+
+let package = Package(
+    name: "Glimpse",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "glimpse", targets: ["glimpse"]),
+        .library(name: "GlimpseEngine", targets: ["GlimpseEngine"]),
+        .library(name: "GlimpseImage", targets: ["GlimpseImage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The hot kernels, in C: scalar reference plus SIMD variants, one dispatch table.
+        .target(
+            name: "CKernels",
+            path: "CKernels",
+            sources: ["src"],
+            publicHeadersPath: "include",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+        // libjpeg-turbo's TurboJPEG API (Debian libturbojpeg0-dev).
+        .systemLibrary(
+            name: "CTurboJPEG",
+            path: "Sources/CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
+        // Status codes shared by every module's errors (gRPC numbering).
+        .target(name: "GlimpseCore"),
+        .target(
+            name: "GlimpseEngine",
+            dependencies: [
+                "GlimpseCore",
+                "CKernels",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .target(name: "GlimpseImage", dependencies: ["GlimpseCore", "CTurboJPEG"]),
+        .executableTarget(
+            name: "glimpse",
+            dependencies: [
+                "GlimpseEngine",
+                "GlimpseImage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
+        .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
+        .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage"]),
+    ]
+)
