@@ -1,0 +1,146 @@
+// The engine's graph: typed operators over named values with static shapes.
+
+/// Padding and window geometry shared by Conv and the pools (2-D only).
+struct Window: Sendable, Equatable {
+    var kernel: (h: Int, w: Int)
+    var stride: (h: Int, w: Int)
+    var dilation: (h: Int, w: Int)
+    /// Explicit begin/end padding; end padding may be larger for TF "SAME".
+    var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    var ceilMode = false
+
+    static func == (a: Window, b: Window) -> Bool {
+        a.kernel == b.kernel && a.stride == b.stride && a.dilation == b.dilation
+            && (a.padTop, a.padLeft, a.padBottom, a.padRight) == (b.padTop, b.padLeft, b.padBottom, b.padRight)
+            && a.ceilMode == b.ceilMode
+    }
+
+    /// Output size along one axis, by ONNX's formula.
+    static func outputSize(input: Int, kernel: Int, stride: Int, dilation: Int,
+                           padBegin: Int, padEnd: Int, ceilMode: Bool) -> Int {
+        let span = (kernel - 1) * dilation + 1
+        let room = input + padBegin + padEnd - span
+        guard room >= 0 else { return 0 }
+        var out = (ceilMode ? (room + stride - 1) / stride : room / stride) + 1
+        // A ceil-mode window must start inside the input or its begin padding.
+        if ceilMode, (out - 1) * stride >= input + padBegin { out -= 1 }
+        return out
+    }
+
+    func outputSize(inputH: Int, inputW: Int) -> (h: Int, w: Int) {
+        (Self.outputSize(input: inputH, kernel: kernel.h, stride: stride.h, dilation: dilation.h,
+                         padBegin: padTop, padEnd: padBottom, ceilMode: ceilMode),
+         Self.outputSize(input: inputW, kernel: kernel.w, stride: stride.w, dilation: dilation.w,
+                         padBegin: padLeft, padEnd: padRight, ceilMode: ceilMode))
+    }
+}
+
+enum UnaryOp: Sendable, Equatable {
+    case relu
+    case clamp(min: Float, max: Float)      // Clip with constant bounds
+    case sigmoid
+    case hardSigmoid(alpha: Float, beta: Float)
+    case hardSwish
+}
+
+enum BinaryOp: Sendable, Equatable {
+    case add, sub, mul, div
+}
+
+enum PoolKind: Sendable, Equatable {
+    case max
+    case average(countIncludePad: Bool)
+}
+
+/// The clamp a conv applies to its output (fused Relu/Clip).
+struct Clamp: Sendable, Equatable {
+    var min: Float = -.infinity
+    var max: Float = .infinity
+    var isIdentity: Bool { min == -.infinity && max == .infinity }
+}
+
+enum Op: Sendable, Equatable {
+    /// inputs: x, W, B ("" when absent), then an optional fused residual.
+    case conv(window: Window, groups: Int, clamp: Clamp)
+    /// inputs: x, scale, B, mean, var.
+    case batchNorm(epsilon: Float)
+    case unary(UnaryOp)
+    /// Clip whose bounds are computed at run time: inputs x, min ("" = none), max ("" = none).
+    case clip
+    case binary(BinaryOp)
+    case pool(PoolKind, Window)
+    case globalAveragePool
+    case concat(axis: Int)
+    /// Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout: same data, new shape.
+    case reshape
+    case transpose(perm: [Int])
+    /// inputs: A, B, C ("" when absent).
+    case gemm(alpha: Float, beta: Float, transA: Bool, transB: Bool)
+    case matMul
+    case softmax(axis: Int, coerce2D: Bool)
+    case reduceMean(axes: [Int], keepDims: Bool)
+
+    var name: String {
+        switch self {
+        case .conv: "Conv"
+        case .batchNorm: "BatchNormalization"
+        case let .unary(u):
+            switch u {
+            case .relu: "Relu"
+            case .clamp: "Clip"
+            case .sigmoid: "Sigmoid"
+            case .hardSigmoid: "HardSigmoid"
+            case .hardSwish: "HardSwish"
+            }
+        case .clip: "Clip"
+        case let .binary(b):
+            switch b {
+            case .add: "Add"
+            case .sub: "Sub"
+            case .mul: "Mul"
+            case .div: "Div"
+            }
+        case let .pool(kind, _):
+            if case .max = kind { "MaxPool" } else { "AveragePool" }
+        case .globalAveragePool: "GlobalAveragePool"
+        case .concat: "Concat"
+        case .reshape: "Reshape"
+        case .transpose: "Transpose"
+        case .gemm: "Gemm"
+        case .matMul: "MatMul"
+        case .softmax: "Softmax"
+        case .reduceMean: "ReduceMean"
+        }
+    }
+}
+
+struct Node: Sendable, Equatable {
+    var name: String
+    var op: Op
+    var inputs: [String]
+    var output: String
+}
+
+/// A model's computation after import: values have static shapes, constants are known.
+struct Graph: Sendable {
+    var inputs: [String] = []
+    var outputs: [String] = []
+    var shapes: [String: [Int]] = [:]
+    var constants: [String: Constant] = [:]
+    var nodes: [Node] = []
+
+    func shape(_ value: String) -> [Int] { shapes[value]! }
+
+    /// How many nodes (and graph outputs) read each value.
+    func useCounts() -> [String: Int] {
+        var uses: [String: Int] = [:]
+        for node in nodes {
+            for input in node.inputs where !input.isEmpty { uses[input, default: 0] += 1 }
+        }
+        for output in outputs { uses[output, default: 0] += 1 }
+        return uses
+    }
+}
+
+/// The element count of a shape.
+func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }

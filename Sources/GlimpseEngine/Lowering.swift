@@ -1,0 +1,520 @@
+// Graph → program: chooses layouts and kernels, packs weights, and plans the arena once.
+import CKernels
+
+/// How a runtime value is laid out in memory. Convolutions and pools work on NHWC;
+/// everything else sees ONNX's row-major order ("plain", NCHW for images).
+enum Layout: Hashable { case plain, nhwc }
+
+/// The compiled form of a model: run by any number of sessions, each with its own arena.
+struct Program: Sendable {
+    var steps: [any Step]
+    var arenaSize: Int
+    var inputs: [(name: String, shape: [Int], offset: Int)]
+    var outputs: [(name: String, shape: [Int], offset: Int)]
+    var storage: ConstantStorage
+    /// Which conv kernel each conv node runs, for profiles and tests.
+    var convKernels: [(node: String, kernel: String)]
+}
+
+struct Lowering {
+    private struct Buffer { var size: Int; var alias: Int? }
+    private struct Pending {
+        var inputs: [Int]
+        var output: Int
+        var build: (_ offset: (Int) -> Int) -> any Step
+    }
+
+    private let graph: Graph
+    private let kernels: UnsafePointer<gl_kernels>
+    private let storage = ConstantStorage()
+    private var buffers: [Buffer] = []
+    private var pending: [Pending] = []
+    /// Runtime values by name and layout; a value may exist in both layouts.
+    private var placed: [String: [Layout: Int]] = [:]
+    /// The layout each runtime value was produced in.
+    private var produced: [String: Layout] = [:]
+    private var storedConstants: [String: UnsafePointer<Float>] = [:]
+    private var convKernels: [(node: String, kernel: String)] = []
+
+    static func program(for graph: Graph, kernels: UnsafePointer<gl_kernels>) throws(EngineError) -> Program {
+        var lowering = Lowering(graph: graph, kernels: kernels)
+        return try lowering.run()
+    }
+
+    private init(graph: Graph, kernels: UnsafePointer<gl_kernels>) {
+        self.graph = graph
+        self.kernels = kernels
+    }
+
+    private mutating func run() throws(EngineError) -> Program {
+        let inputBuffers = graph.inputs.map { name in define(name, .plain) }
+        for node in graph.nodes { try lower(node) }
+        var outputBuffers: [Int] = []
+        for name in graph.outputs {
+            if let constant = graph.constants[name] {
+                // A folded output still needs a home in the arena: copy it there each run.
+                let id = newBuffer(constant.count)
+                let source = store(name)
+                pending.append(Pending(inputs: [], output: id) { offset in
+                    CopyStep(source: source, count: constant.count, output: offset(id))
+                })
+                outputBuffers.append(id)
+            } else {
+                outputBuffers.append(try operand(name, .plain))
+            }
+        }
+        let (offsets, size) = plan(inputs: inputBuffers, outputs: outputBuffers)
+        let roots = buffers.indices.map(root)
+        let offset = { (id: Int) -> Int in offsets[roots[id]]! }
+        return Program(
+            steps: pending.map { $0.build(offset) },
+            arenaSize: size,
+            inputs: zip(graph.inputs, inputBuffers).map { ($0, graph.shape($0), offset($1)) },
+            outputs: zip(graph.outputs, outputBuffers).map { ($0, graph.shape($0), offset($1)) },
+            storage: storage,
+            convKernels: convKernels)
+    }
+
+    // MARK: buffers and operands
+
+    private mutating func newBuffer(_ size: Int, aliasing other: Int? = nil) -> Int {
+        buffers.append(Buffer(size: size, alias: other))
+        return buffers.count - 1
+    }
+
+    private func root(_ id: Int) -> Int {
+        var id = id
+        while let next = buffers[id].alias { id = next }
+        return id
+    }
+
+    @discardableResult
+    private mutating func define(_ name: String, _ layout: Layout, aliasing other: Int? = nil) -> Int {
+        let id = newBuffer(elementCount(graph.shape(name)), aliasing: other)
+        placed[name, default: [:]][layout] = id
+        produced[name] = layout
+        return id
+    }
+
+    private func store(_ name: String) -> UnsafePointer<Float> {
+        storedConstants[name] ?? storage.store(graph.constants[name]!.floats)
+    }
+
+    /// The constant `name`, laid out for `layout` (4-D constants are transposed once here).
+    private mutating func constantPointer(_ name: String, _ layout: Layout, rank4Shape: [Int]? = nil) -> UnsafePointer<Float> {
+        let key = "\(name)#\(layout)"
+        if let pointer = storedConstants[key] { return pointer }
+        var value = graph.constants[name]!
+        if layout == .nhwc, let shape = rank4Shape {
+            value.shape = shape
+            value = Reference.transpose(value, perm: [0, 2, 3, 1])
+        }
+        let pointer = storage.store(value.floats)
+        storedConstants[key] = pointer
+        return pointer
+    }
+
+    /// Where `name` can be read in `layout`: a stored constant, an existing buffer, or a new
+    /// buffer filled by a layout change (an alias when the change does not move any element).
+    private mutating func operand(_ name: String, _ layout: Layout) throws(EngineError) -> Int {
+        if let id = placed[name]?[layout] { return id }
+        guard let from = produced[name], let source = placed[name]?[from] else {
+            throw .invalidModel("value '\(name)' is used before it is computed")
+        }
+        let shape = graph.shape(name)
+        // Physical shape of the source and the permutation that reaches the target layout.
+        let (sourceShape, perm) = layout == .nhwc
+            ? (shape, [0, 2, 3, 1])
+            : ([shape[0], shape[2], shape[3], shape[1]], [0, 3, 1, 2])
+        let moved = perm.map { sourceShape[$0] }.filter { $0 != 1 }
+        if moved == sourceShape.filter({ $0 != 1 }) && isIdentityOrder(sourceShape, perm) {
+            let id = newBuffer(elementCount(shape), aliasing: source)
+            placed[name]![layout] = id
+            return id
+        }
+        let id = newBuffer(elementCount(shape))
+        placed[name]![layout] = id
+        pending.append(Pending(inputs: [source], output: id) { offset in
+            TransposeStep(input: Operand(constant: nil, offset: offset(source)), output: offset(id),
+                          inputShape: sourceShape, perm: perm)
+        })
+        return id
+    }
+
+    /// True when permuting leaves every element where it was (only size-1 axes move).
+    private func isIdentityOrder(_ shape: [Int], _ perm: [Int]) -> Bool {
+        let order = perm.filter { shape[$0] != 1 }
+        return order == order.sorted()
+    }
+
+    /// An operand reference for a step: a constant pointer or a buffer to resolve later.
+    private enum Ref {
+        case constant(UnsafePointer<Float>)
+        case buffer(Int)
+
+        func operand(_ offset: (Int) -> Int) -> Operand {
+            switch self {
+            case let .constant(pointer): Operand(constant: pointer, offset: 0)
+            case let .buffer(id): Operand(constant: nil, offset: offset(id))
+            }
+        }
+
+        var buffer: Int? { if case let .buffer(id) = self { id } else { nil } }
+    }
+
+    private mutating func ref(_ name: String, _ layout: Layout) throws(EngineError) -> Ref {
+        if graph.constants[name] != nil {
+            let shape = graph.shape(name)
+            return .constant(constantPointer(name, shape.count == 4 ? layout : .plain, rank4Shape: shape.count == 4 ? shape : nil))
+        }
+        return .buffer(try operand(name, layout))
+    }
+
+    private mutating func emit(_ refs: [Ref], output: Int, _ build: @escaping ([Operand], Int) -> any Step) {
+        pending.append(Pending(inputs: refs.compactMap(\.buffer), output: output) { offset in
+            build(refs.map { $0.operand(offset) }, offset(output))
+        })
+    }
+
+    /// The layout `name` is in now (constants can be had in any layout).
+    private func currentLayout(_ name: String) -> Layout? {
+        graph.constants[name] != nil ? nil : produced[name]
+    }
+
+    // MARK: nodes
+
+    private mutating func lower(_ node: Node) throws(EngineError) {
+        let outShape = graph.shape(node.output)
+        let count = elementCount(outShape)
+        switch node.op {
+        case let .conv(window, groups, clamp):
+            try lowerConv(node, window: window, groups: groups, clamp: clamp)
+
+        case let .batchNorm(epsilon):
+            let layout: Layout = outShape.count == 4 ? .nhwc : .plain
+            let c = outShape[1]
+            let (gamma, beta, mean, variance) = (graph.constants[node.inputs[1]]!.floats, graph.constants[node.inputs[2]]!.floats,
+                                                 graph.constants[node.inputs[3]]!.floats, graph.constants[node.inputs[4]]!.floats)
+            let scale = (0..<c).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
+            let shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
+            let (s, b) = (storage.store(scale), storage.store(shift))
+            let x = try ref(node.inputs[0], layout)
+            emit([x], output: define(node.output, layout)) { ops, out in
+                ChannelAffineStep(count: count, channels: c, scale: s, shift: b, input: ops[0], output: out)
+            }
+
+        case let .unary(op):
+            let layout = currentLayout(node.inputs[0]) ?? .plain
+            let x = try ref(node.inputs[0], layout)
+            emit([x], output: define(node.output, layout)) { ops, out in
+                UnaryStep(op: op, count: count, input: ops[0], output: out)
+            }
+
+        case .clip:
+            let layout = currentLayout(node.inputs[0]) ?? .plain
+            let x = try ref(node.inputs[0], layout)
+            let low = node.inputs[1].isEmpty ? nil : try ref(node.inputs[1], .plain)
+            let high = node.inputs[2].isEmpty ? nil : try ref(node.inputs[2], .plain)
+            emit([x] + [low, high].compactMap { $0 }, output: define(node.output, layout)) { ops, out in
+                ClipStep(count: count, input: ops[0], low: low == nil ? nil : ops[1],
+                         high: high == nil ? nil : ops[low == nil ? 1 : 2], output: out)
+            }
+
+        case let .binary(op):
+            try lowerBinary(node, op)
+
+        case let .pool(kind, window):
+            let x = graph.shape(node.inputs[0])
+            var params = gl_pool2d_params()
+            (params.in_h, params.in_w, params.channels) = (x[2], x[3], x[1])
+            (params.out_h, params.out_w) = (outShape[2], outShape[3])
+            (params.kernel_h, params.kernel_w) = (window.kernel.h, window.kernel.w)
+            (params.stride_h, params.stride_w) = (window.stride.h, window.stride.w)
+            (params.dilation_h, params.dilation_w) = (window.dilation.h, window.dilation.w)
+            (params.pad_top, params.pad_left) = (window.padTop, window.padLeft)
+            var isMax = true
+            if case let .average(includePad) = kind {
+                isMax = false
+                params.count_include_pad = includePad ? 1 : 0
+            }
+            let input = try ref(node.inputs[0], .nhwc)
+            emit([input], output: define(node.output, .nhwc)) { [params, isMax] ops, out in
+                PoolStep(params: params, isMax: isMax, input: ops[0], output: out, batch: x[0])
+            }
+
+        case .globalAveragePool:
+            let x = graph.shape(node.inputs[0])
+            let input = try ref(node.inputs[0], .nhwc)
+            emit([input], output: define(node.output, .nhwc)) { ops, out in
+                GlobalAveragePoolStep(pixels: x[2] * x[3], channels: x[1], batch: x[0], input: ops[0], output: out)
+            }
+
+        case let .concat(axis):
+            // NHWC inputs concatenate in place along the matching physical axis.
+            let nhwc = outShape.count == 4 && node.inputs.allSatisfy { currentLayout($0) != .plain }
+                && node.inputs.contains { currentLayout($0) == .nhwc }
+            let layout: Layout = nhwc ? .nhwc : .plain
+            let physicalAxis = nhwc ? [0, 3, 1, 2][axis] : axis
+            let physical = { (s: [Int]) in nhwc ? [s[0], s[2], s[3], s[1]] : s }
+            let refs = try node.inputs.map { name throws(EngineError) in try ref(name, layout) }
+            let chunks = node.inputs.map { elementCount(Array(physical(graph.shape($0))[physicalAxis...])) }
+            let outer = elementCount(Array(physical(outShape)[..<physicalAxis]))
+            emit(refs, output: define(node.output, layout)) { ops, out in
+                ConcatStep(inputs: ops, chunks: chunks, outer: outer, output: out)
+            }
+
+        case .reshape:
+            define(node.output, .plain, aliasing: try operand(node.inputs[0], .plain))
+
+        case let .transpose(perm):
+            let inShape = graph.shape(node.inputs[0])
+            let x = try ref(node.inputs[0], .plain)
+            emit([x], output: define(node.output, .plain)) { ops, out in
+                TransposeStep(input: ops[0], output: out, inputShape: inShape, perm: perm)
+            }
+
+        case let .gemm(alpha, beta, transA, transB):
+            try lowerGemm(node, alpha: alpha, beta: beta, transA: transA, transB: transB)
+
+        case .matMul:
+            try lowerMatMul(node)
+
+        case let .softmax(axis, coerce2D):
+            let shape = graph.shape(node.inputs[0])
+            let outer = elementCount(Array(shape[..<axis]))
+            let size = coerce2D ? elementCount(Array(shape[axis...])) : shape[axis]
+            let inner = coerce2D ? 1 : elementCount(Array(shape[(axis + 1)...]))
+            let x = try ref(node.inputs[0], .plain)
+            emit([x], output: define(node.output, .plain)) { ops, out in
+                SoftmaxStep(outer: outer, size: size, inner: inner, input: ops[0], output: out)
+            }
+
+        case let .reduceMean(axes, keepDims):
+            let shape = graph.shape(node.inputs[0])
+            if shape.count == 4, axes == [2, 3] {
+                // The mean over H and W is a global average pool.
+                let input = try ref(node.inputs[0], .nhwc)
+                let pooled = newBuffer(count)
+                emit([input], output: pooled) { ops, out in
+                    GlobalAveragePoolStep(pixels: shape[2] * shape[3], channels: shape[1], batch: shape[0], input: ops[0], output: out)
+                }
+                // [N, C, 1, 1] NHWC and [N, C] are the same bytes as the plain result.
+                define(node.output, .plain, aliasing: pooled)
+                if keepDims { placed[node.output]![.nhwc] = pooled }
+                return
+            }
+            let reduced = Set(axes)
+            let kept = shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
+            let keptStrides = Reference.strides(kept).enumerated().map { reduced.contains($0.offset) ? 0 : $0.element }
+            let scale = 1 / Float(axes.map { shape[$0] }.reduce(1, *))
+            let x = try ref(node.inputs[0], .plain)
+            emit([x], output: define(node.output, .plain)) { ops, out in
+                ReduceMeanStep(inputShape: shape, outputStrides: keptStrides, outputCount: count, scale: scale, input: ops[0], output: out)
+            }
+        }
+    }
+
+    private mutating func lowerConv(_ node: Node, window: Window, groups: Int, clamp: Clamp) throws(EngineError) {
+        let x = graph.shape(node.inputs[0]), w = graph.shape(node.inputs[1]), y = graph.shape(node.output)
+        var p = gl_conv2d_params()
+        (p.in_h, p.in_w, p.in_c) = (x[2], x[3], x[1])
+        (p.out_h, p.out_w, p.out_c) = (y[2], y[3], y[1])
+        (p.kernel_h, p.kernel_w) = (w[2], w[3])
+        (p.stride_h, p.stride_w) = (window.stride.h, window.stride.w)
+        (p.dilation_h, p.dilation_w) = (window.dilation.h, window.dilation.w)
+        (p.pad_top, p.pad_left) = (window.padTop, window.padLeft)
+        p.groups = groups
+        (p.output_min, p.output_max) = (clamp.min, clamp.max)
+        let weights = graph.constants[node.inputs[1]]!.floats
+        let bias = node.inputs[2].isEmpty ? nil : graph.constants[node.inputs[2]]!.floats
+        let input = try ref(node.inputs[0], .nhwc)
+        let residual = node.inputs.count > 3 ? try ref(node.inputs[3], .nhwc) : nil
+        try emitConv(node.name, p, weights: weights, bias: bias, input: input, residual: residual,
+                     output: define(node.output, .nhwc), batch: x[0])
+    }
+
+    /// Picks the kernel for `p`, packs the weights (OIHW) and emits the step.
+    private mutating func emitConv(_ name: String, _ p: gl_conv2d_params, weights: [Float], bias: [Float]?,
+                                   input: Ref, residual: Ref?, output: Int, batch: Int) throws(EngineError) {
+        guard let kernel = withUnsafePointer(to: p, { gl_conv2d_select(kernels, $0) }) else {
+            throw .unsupportedFeature(node: name, what: "this convolution shape (no kernel in \(String(cString: kernels.pointee.variant)))")
+        }
+        let size = withUnsafePointer(to: p) { kernel.pointee.packed_size($0) }
+        let packed = storage.allocate(size)
+        withUnsafePointer(to: p) { params in
+            weights.withUnsafeBufferPointer { w in
+                if let bias {
+                    bias.withUnsafeBufferPointer { kernel.pointee.pack(params, w.baseAddress, $0.baseAddress, packed) }
+                } else {
+                    kernel.pointee.pack(params, w.baseAddress, nil, packed)
+                }
+            }
+        }
+        convKernels.append((name, String(cString: kernel.pointee.name)))
+        let packedPointer = UnsafePointer(packed)
+        emit([input] + (residual.map { [$0] } ?? []), output: output) { ops, out in
+            ConvStep(kernel: kernel, params: p, packed: packedPointer, input: ops[0],
+                     residual: residual == nil ? nil : ops[1], output: out, batch: batch)
+        }
+    }
+
+    private mutating func lowerBinary(_ node: Node, _ op: BinaryOp) throws(EngineError) {
+        let outShape = graph.shape(node.output)
+        let shapes = node.inputs.map { graph.shape($0) }
+        // Stay in NHWC when an operand already is and the other can follow without a copy.
+        var layout = Layout.plain
+        if outShape.count == 4, node.inputs.contains(where: { currentLayout($0) == .nhwc }) {
+            let follows = zip(node.inputs, shapes).allSatisfy { name, shape in
+                shape.count == 4 || graph.constants[name] != nil
+                    || isIdentityOrder(Array(repeating: 1, count: 4 - shape.count) + shape, [0, 2, 3, 1])
+            }
+            if follows { layout = .nhwc }
+        }
+        var refs: [Ref] = []
+        var physical: [[Int]] = []
+        for (name, shape) in zip(node.inputs, shapes) {
+            if layout == .nhwc {
+                let padded = Array(repeating: 1, count: 4 - shape.count) + shape
+                physical.append([padded[0], padded[2], padded[3], padded[1]])
+                if shape.count == 4 {
+                    refs.append(try ref(name, .nhwc))
+                } else if graph.constants[name] != nil {
+                    refs.append(.constant(constantPointer(name, .nhwc, rank4Shape: padded)))
+                } else {
+                    refs.append(try ref(name, .plain)) // same bytes (checked above)
+                }
+            } else {
+                physical.append(shape)
+                refs.append(try ref(name, .plain))
+            }
+        }
+        let shape = layout == .nhwc ? [outShape[0], outShape[2], outShape[3], outShape[1]] : outShape
+        let sa = Reference.broadcastStrides(physical[0], to: shape), sb = Reference.broadcastStrides(physical[1], to: shape)
+        emit(refs, output: define(node.output, layout)) { ops, out in
+            BinaryStep(op: op, a: ops[0], b: ops[1], output: out, shape: shape, strideA: sa, strideB: sb)
+        }
+    }
+
+    /// A product with constant weights is a 1×1 convolution over the rows of A, so it gets the
+    /// fast pointwise kernel and a fused bias.
+    private mutating func emitDense(_ node: Node, rows: Int, k: Int, n: Int, weightsNK: [Float], bias: [Float]?) throws(EngineError) {
+        var p = gl_conv2d_params()
+        (p.in_h, p.in_w, p.in_c) = (1, rows, k)
+        (p.out_h, p.out_w, p.out_c) = (1, rows, n)
+        (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w) = (1, 1, 1, 1, 1, 1)
+        p.groups = 1
+        (p.output_min, p.output_max) = (-.infinity, .infinity)
+        let input = try ref(node.inputs[0], .plain)
+        try emitConv(node.name, p, weights: weightsNK, bias: bias, input: input, residual: nil,
+                     output: define(node.output, .plain), batch: 1)
+    }
+
+    private mutating func lowerGemm(_ node: Node, alpha: Float, beta: Float, transA: Bool, transB: Bool) throws(EngineError) {
+        let a = graph.shape(node.inputs[0]), b = graph.shape(node.inputs[1])
+        let (m, k) = transA ? (a[1], a[0]) : (a[0], a[1])
+        let n = graph.shape(node.output)[1]
+        let cName = node.inputs[2]
+        let cShape = cName.isEmpty ? [] : graph.shape(cName)
+        let cIsRowBias = cName.isEmpty || (graph.constants[cName] != nil && elementCount(cShape) == n && (cShape.last ?? 1) == n)
+            || (graph.constants[cName] != nil && elementCount(cShape) == 1)
+        if !transA, let weights = graph.constants[node.inputs[1]], cIsRowBias {
+            let w = weights.floats
+            let nk = (0..<n).flatMap { j in (0..<k).map { i in alpha * (transB ? w[j * k + i] : w[i * n + j]) } }
+            var bias: [Float]?
+            if !cName.isEmpty {
+                let c = graph.constants[cName]!.floats
+                bias = (0..<n).map { beta * c[c.count == 1 ? 0 : $0] }
+            }
+            try emitDense(node, rows: m, k: k, n: n, weightsNK: nk, bias: bias)
+            return
+        }
+        let layoutA = transA ? GemmStep.Matrix(rowStride: 1, colStride: m) : GemmStep.Matrix(rowStride: k, colStride: 1)
+        let layoutB = transB ? GemmStep.Matrix(rowStride: 1, colStride: k) : GemmStep.Matrix(rowStride: n, colStride: 1)
+        var refs = [try ref(node.inputs[0], .plain), try ref(node.inputs[1], .plain)]
+        var cStrides = (row: 0, col: 0)
+        if !cName.isEmpty {
+            let s = Reference.broadcastStrides(cShape, to: [m, n])
+            cStrides = (s[0], s[1])
+            refs.append(try ref(cName, .plain))
+        }
+        _ = b
+        emit(refs, output: define(node.output, .plain)) { ops, out in
+            GemmStep(m: m, n: n, k: k, alpha: alpha, a: ops[0], layoutA: layoutA, b: ops[1], layoutB: layoutB,
+                     batches: [(0, 0, 0)], c: ops.count > 2 ? ops[2] : nil, cStrides: cStrides, beta: beta, output: out)
+        }
+    }
+
+    private mutating func lowerMatMul(_ node: Node) throws(EngineError) {
+        var a = graph.shape(node.inputs[0]), b = graph.shape(node.inputs[1])
+        if a.count == 1 { a.insert(1, at: 0) }
+        if b.count == 1 { b.append(1) }
+        let (m, k, n) = (a[a.count - 2], a[a.count - 1], b[b.count - 1])
+        if b.count == 2, let weights = graph.constants[node.inputs[1]] {
+            let w = weights.floats
+            let nk = (0..<n).flatMap { j in (0..<k).map { i in w[i * n + j] } }
+            try emitDense(node, rows: elementCount(a) / k, k: k, n: n, weightsNK: nk, bias: nil)
+            return
+        }
+        // Batch dimensions broadcast like any elementwise op.
+        let batchA = Array(a.dropLast(2)), batchB = Array(b.dropLast(2))
+        let batchShape = try broadcast(batchA, batchB, node: node.name)
+        let sa = Reference.broadcastStrides(batchA, to: batchShape), sb = Reference.broadcastStrides(batchB, to: batchShape)
+        var batches: [(a: Int, b: Int, y: Int)] = []
+        Reference.forEach(batchShape, sa, sb) { i, ia, ib in batches.append((ia * m * k, ib * k * n, i * m * n)) }
+        let refs = [try ref(node.inputs[0], .plain), try ref(node.inputs[1], .plain)]
+        emit(refs, output: define(node.output, .plain)) { ops, out in
+            GemmStep(m: m, n: n, k: k, alpha: 1, a: ops[0], layoutA: .init(rowStride: k, colStride: 1),
+                     b: ops[1], layoutB: .init(rowStride: n, colStride: 1),
+                     batches: batches, c: nil, cStrides: (0, 0), beta: 0, output: out)
+        }
+    }
+
+    // MARK: memory plan
+
+    /// Assigns arena offsets so that buffers whose lifetimes overlap never share memory:
+    /// largest first, each at the lowest offset that fits between the live ones (greedy by size).
+    private func plan(inputs: [Int], outputs: [Int]) -> (offsets: [Int: Int], size: Int) {
+        var first: [Int: Int] = [:], last: [Int: Int] = [:]
+        func touch(_ id: Int, _ time: Int) {
+            let r = root(id)
+            first[r] = min(first[r] ?? time, time)
+            last[r] = max(last[r] ?? time, time)
+        }
+        for id in inputs { touch(id, -1) }
+        for (time, step) in pending.enumerated() {
+            step.inputs.forEach { touch($0, time) }
+            touch(step.output, time)
+        }
+        for id in outputs { touch(id, pending.count) }
+        let align = 16 // floats: 64-byte lines
+        let roots = first.keys.sorted { buffers[$0].size > buffers[$1].size || (buffers[$0].size == buffers[$1].size && $0 < $1) }
+        var placedRanges: [(id: Int, offset: Int, end: Int)] = []
+        var offsets: [Int: Int] = [:]
+        var total = 0
+        for id in roots {
+            let size = (buffers[id].size + align - 1) / align * align
+            let live = placedRanges.filter { first[$0.id]! <= last[id]! && first[id]! <= last[$0.id]! }
+                .sorted { $0.offset < $1.offset }
+            var offset = 0
+            for range in live {
+                if range.offset >= offset + size { break }
+                offset = max(offset, range.end)
+            }
+            offsets[id] = offset
+            placedRanges.append((id, offset, offset + size))
+            total = max(total, offset + size)
+        }
+        return (offsets, total)
+    }
+}
+
+/// Copies a folded constant into the arena (a graph output that needed no computation).
+final class CopyStep: Step, @unchecked Sendable {
+    let source: UnsafePointer<Float>, count: Int, output: Int
+
+    init(source: UnsafePointer<Float>, count: Int, output: Int) {
+        (self.source, self.count, self.output) = (source, count, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) { (arena + output).update(from: source, count: count) }
+}

@@ -1,0 +1,124 @@
+// The engine's public face: load an ONNX model once, run it from many sessions.
+import CKernels
+import Foundation
+import SwiftProtobuf
+
+/// A tensor a model takes or gives, by name and static shape.
+public struct TensorSpec: Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+}
+
+/// A loaded, compiled model. Immutable and shareable; each thread runs it through its own `Session`.
+public final class Model: Sendable {
+    /// Name of the model (file name without extension unless given).
+    public let name: String
+    public let inputs: [TensorSpec]
+    public let outputs: [TensorSpec]
+    /// ONNX `metadata_props`.
+    public let metadata: [String: String]
+    /// Weights and other initializers, counted before any folding.
+    public let parameterCount: Int
+    /// The kernel variant the model was compiled for ("scalar", "avx2", ...).
+    public let kernelVariant: String
+    /// Operator count as imported and after fusion, for the curious.
+    public let nodeCount: (imported: Int, compiled: Int)
+    let program: Program
+
+    /// Loads `url` (an .onnx file).
+    public convenience init(contentsOf url: URL, name: String? = nil, options: LoadOptions = LoadOptions()) throws(EngineError) {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw .unreadableModel(url.path, reason: error.localizedDescription)
+        }
+        try self.init(onnx: data, name: name ?? url.deletingPathExtension().lastPathComponent,
+                      source: url.path, options: options)
+    }
+
+    /// Loads a serialized ONNX ModelProto.
+    public init(onnx data: Data, name: String, source: String? = nil, options: LoadOptions = LoadOptions()) throws(EngineError) {
+        let proto: Onnx_ModelProto
+        do { proto = try Onnx_ModelProto(serializedBytes: data) } catch {
+            throw .unreadableModel(source ?? name, reason: "not an ONNX protobuf (\(error))")
+        }
+        var graph = try Importer.graph(of: proto, options: options)
+        let imported = graph.nodes.count
+        graph.optimize()
+        let kernels = gl_kernels_active()!
+        program = try Lowering.program(for: graph, kernels: kernels)
+        self.name = name
+        inputs = program.inputs.map { TensorSpec(name: $0.name, shape: $0.shape) }
+        outputs = program.outputs.map { TensorSpec(name: $0.name, shape: $0.shape) }
+        metadata = Dictionary(proto.metadataProps.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
+        parameterCount = proto.graph.initializer.reduce(0) { $0 + Int($1.dims.reduce(1, *)) }
+        kernelVariant = String(cString: kernels.pointee.variant)
+        nodeCount = (imported, graph.nodes.count)
+    }
+
+    /// Bytes of working memory each session needs.
+    public var arenaBytes: Int { program.arenaSize * MemoryLayout<Float>.size }
+
+    /// Which kernel each convolution (and dense layer) runs.
+    public var convolutionKernels: [(node: String, kernel: String)] { program.convKernels }
+
+    public func makeSession() -> Session { Session(self) }
+
+    /// Runs once with a fresh session: convenient, but allocates; servers keep a session per thread.
+    public func run(_ inputs: [String: Tensor]) throws(EngineError) -> [String: Tensor] {
+        try makeSession().run(inputs)
+    }
+}
+
+/// One thread's way to run a model: owns the arena that every intermediate tensor lives in,
+/// so a run allocates nothing.
+public final class Session {
+    public let model: Model
+    private let arena: UnsafeMutablePointer<Float>
+
+    init(_ model: Model) {
+        self.model = model
+        arena = .allocate(capacity: max(model.program.arenaSize, 1))
+        arena.initialize(repeating: 0, count: max(model.program.arenaSize, 1))
+    }
+
+    deinit { arena.deallocate() }
+
+    /// Where input `index` is read from (NCHW, row-major); write it, then call `run()`.
+    public func input(_ index: Int = 0) -> UnsafeMutableBufferPointer<Float> {
+        let spec = model.program.inputs[index]
+        return UnsafeMutableBufferPointer(start: arena + spec.offset, count: elementCount(spec.shape))
+    }
+
+    /// Output `index` after `run()`; valid until the next run.
+    public func output(_ index: Int = 0) -> UnsafeBufferPointer<Float> {
+        let spec = model.program.outputs[index]
+        return UnsafeBufferPointer(start: arena + spec.offset, count: elementCount(spec.shape))
+    }
+
+    /// Runs the model on what `input(_:)` holds.
+    public func run() {
+        for step in model.program.steps { step.run(arena) }
+    }
+
+    /// Copies named inputs in, runs, and copies every output out.
+    public func run(_ inputs: [String: Tensor]) throws(EngineError) -> [String: Tensor] {
+        for (index, spec) in model.inputs.enumerated() {
+            guard let tensor = inputs[spec.name] else {
+                throw .invalidInput("missing input '\(spec.name)' \(spec.shape)")
+            }
+            guard tensor.shape == spec.shape else {
+                throw .invalidInput("input '\(spec.name)' has shape \(tensor.shape), the model takes \(spec.shape)")
+            }
+            _ = input(index).update(from: tensor.data)
+        }
+        if let extra = inputs.keys.first(where: { key in !model.inputs.contains { $0.name == key } }) {
+            throw .invalidInput("the model has no input '\(extra)'; it takes \(model.inputs.map(\.name))")
+        }
+        run()
+        var results: [String: Tensor] = [:]
+        for (index, spec) in model.outputs.enumerated() {
+            results[spec.name] = Tensor(shape: spec.shape, data: Array(output(index)))
+        }
+        return results
+    }
+}

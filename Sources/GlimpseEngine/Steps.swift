@@ -1,0 +1,346 @@
+// Executable steps: each runs one lowered operator on the arena, allocating nothing.
+import CKernels
+
+/// Memory a model owns for its lifetime: packed weights and other constants.
+final class ConstantStorage: @unchecked Sendable {
+    private var blocks: [UnsafeMutablePointer<Float>] = []
+
+    func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let block = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        blocks.append(block)
+        return block
+    }
+
+    func store(_ values: [Float]) -> UnsafePointer<Float> {
+        let block = allocate(values.count)
+        values.withUnsafeBufferPointer { block.update(from: $0.baseAddress!, count: values.count) }
+        return UnsafePointer(block)
+    }
+
+    deinit { blocks.forEach { $0.deallocate() } }
+}
+
+/// Where a step reads an operand: a constant, or an offset into the session's arena.
+struct Operand: @unchecked Sendable {
+    let constant: UnsafePointer<Float>?
+    let offset: Int
+
+    @inline(__always) func pointer(_ arena: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        constant ?? UnsafePointer(arena + offset)
+    }
+}
+
+protocol Step: Sendable {
+    func run(_ arena: UnsafeMutablePointer<Float>)
+}
+
+final class ConvStep: Step, @unchecked Sendable {
+    let kernel: UnsafePointer<gl_conv2d_kernel>
+    let params: gl_conv2d_params
+    let packed: UnsafePointer<Float>
+    let input: Operand, residual: Operand?, output: Int
+    let batch: Int
+
+    init(kernel: UnsafePointer<gl_conv2d_kernel>, params: gl_conv2d_params, packed: UnsafePointer<Float>,
+         input: Operand, residual: Operand?, output: Int, batch: Int) {
+        (self.kernel, self.params, self.packed) = (kernel, params, packed)
+        (self.input, self.residual, self.output, self.batch) = (input, residual, output, batch)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let inSize = params.in_h * params.in_w * params.in_c
+        let outSize = params.out_h * params.out_w * params.out_c
+        let x = input.pointer(arena), r = residual?.pointer(arena), y = arena + output
+        withUnsafePointer(to: params) { p in
+            for n in 0..<batch {
+                kernel.pointee.run(p, x + n * inSize, packed, r.map { $0 + n * outSize }, y + n * outSize, 0, params.out_h)
+            }
+        }
+    }
+}
+
+final class PoolStep: Step, @unchecked Sendable {
+    let params: gl_pool2d_params
+    let isMax: Bool
+    let input: Operand, output: Int, batch: Int
+
+    init(params: gl_pool2d_params, isMax: Bool, input: Operand, output: Int, batch: Int) {
+        (self.params, self.isMax, self.input, self.output, self.batch) = (params, isMax, input, output, batch)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let kernels = gl_kernels_active()!.pointee
+        let inSize = params.in_h * params.in_w * params.channels, outSize = params.out_h * params.out_w * params.channels
+        let x = input.pointer(arena), y = arena + output
+        withUnsafePointer(to: params) { p in
+            for n in 0..<batch {
+                (isMax ? kernels.maxpool2d : kernels.avgpool2d)(p, x + n * inSize, y + n * outSize)
+            }
+        }
+    }
+}
+
+final class GlobalAveragePoolStep: Step, @unchecked Sendable {
+    let pixels: Int, channels: Int, batch: Int
+    let input: Operand, output: Int
+
+    init(pixels: Int, channels: Int, batch: Int, input: Operand, output: Int) {
+        (self.pixels, self.channels, self.batch, self.input, self.output) = (pixels, channels, batch, input, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let pool = gl_kernels_active()!.pointee.global_avgpool!
+        let x = input.pointer(arena), y = arena + output
+        for n in 0..<batch { pool(pixels, channels, x + n * pixels * channels, y + n * channels) }
+    }
+}
+
+final class UnaryStep: Step, @unchecked Sendable {
+    let op: UnaryOp, count: Int, input: Operand, output: Int
+
+    init(op: UnaryOp, count: Int, input: Operand, output: Int) {
+        (self.op, self.count, self.input, self.output) = (op, count, input, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let x = input.pointer(arena), y = arena + output
+        // One loop per op so each compiles to a tight, vectorizable body.
+        switch op {
+        case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
+        case let .clamp(low, high): for i in 0..<count { y[i] = min(max(x[i], low), high) }
+        case .sigmoid: for i in 0..<count { y[i] = 1 / (1 + _exp(-x[i])) }
+        case let .hardSigmoid(alpha, beta): for i in 0..<count { y[i] = min(max(alpha * x[i] + beta, 0), 1) }
+        case .hardSwish: for i in 0..<count { y[i] = x[i] * min(max(x[i] / 6 + 0.5, 0), 1) }
+        }
+    }
+}
+
+/// Clip with bounds read at run time.
+final class ClipStep: Step, @unchecked Sendable {
+    let count: Int, input: Operand, low: Operand?, high: Operand?, output: Int
+
+    init(count: Int, input: Operand, low: Operand?, high: Operand?, output: Int) {
+        (self.count, self.input, self.low, self.high, self.output) = (count, input, low, high, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let x = input.pointer(arena), y = arena + output
+        let a = low.map { $0.pointer(arena).pointee } ?? -.infinity
+        let b = high.map { $0.pointer(arena).pointee } ?? .infinity
+        for i in 0..<count { y[i] = min(max(x[i], a), b) }
+    }
+}
+
+/// y = x · scale[c] + shift[c] with c the innermost index (standalone BatchNormalization).
+final class ChannelAffineStep: Step, @unchecked Sendable {
+    let count: Int, channels: Int
+    let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+    let input: Operand, output: Int
+
+    init(count: Int, channels: Int, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, input: Operand, output: Int) {
+        (self.count, self.channels, self.scale, self.shift, self.input, self.output) = (count, channels, scale, shift, input, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let x = input.pointer(arena), y = arena + output
+        var i = 0
+        while i < count {
+            for c in 0..<channels { y[i + c] = x[i + c] * scale[c] + shift[c] }
+            i += channels
+        }
+    }
+}
+
+/// Elementwise a ∘ b with numpy broadcasting, over shapes collapsed at load time.
+final class BinaryStep: Step, @unchecked Sendable {
+    let op: BinaryOp
+    let a: Operand, b: Operand, output: Int
+    /// Collapsed output shape (innermost last) and each operand's strides over it.
+    let shape: [Int], strideA: [Int], strideB: [Int]
+
+    init(op: BinaryOp, a: Operand, b: Operand, output: Int, shape: [Int], strideA: [Int], strideB: [Int]) {
+        (self.op, self.a, self.b, self.output) = (op, a, b, output)
+        (self.shape, self.strideA, self.strideB) = Self.collapse(shape, strideA, strideB)
+    }
+
+    /// Merges neighbouring dimensions that both operands walk contiguously (or both repeat).
+    static func collapse(_ shape: [Int], _ sa: [Int], _ sb: [Int]) -> ([Int], [Int], [Int]) {
+        var (s, a, b): ([Int], [Int], [Int]) = ([], [], [])
+        for i in 0..<shape.count where shape[i] != 1 {
+            if let last = s.indices.last, a[last] == sa[i] * shape[i], b[last] == sb[i] * shape[i] {
+                s[last] *= shape[i]
+                a[last] = sa[i]
+                b[last] = sb[i]
+            } else {
+                s.append(shape[i]); a.append(sa[i]); b.append(sb[i])
+            }
+        }
+        return s.isEmpty ? ([1], [0], [0]) : (s, a, b)
+    }
+
+    @inline(__always) private func inner(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+                                         _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch (op, sx, sy) {
+        case (.add, 1, 1): for i in 0..<n { out[i] = x[i] + y[i] }
+        case (.add, 1, 0): let v = y.pointee; for i in 0..<n { out[i] = x[i] + v }
+        case (.mul, 1, 1): for i in 0..<n { out[i] = x[i] * y[i] }
+        case (.mul, 1, 0): let v = y.pointee; for i in 0..<n { out[i] = x[i] * v }
+        default: for i in 0..<n { out[i] = Reference.apply(op, x[i * sx], y[i * sy]) }
+        }
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let x = a.pointer(arena), y = b.pointer(arena), out = arena + output
+        let rank = shape.count, n = shape[rank - 1]
+        let (sa, sb) = (strideA[rank - 1], strideB[rank - 1])
+        let rows = shape.count == 1 ? 1 : elementCount(Array(shape.dropLast()))
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
+            index.initialize(repeating: 0)
+            var (oa, ob) = (0, 0)
+            for row in 0..<rows {
+                inner(x + oa, sa, y + ob, sb, out + row * n, n)
+                var axis = rank - 2
+                while axis >= 0 {
+                    index[axis] += 1
+                    oa += strideA[axis]; ob += strideB[axis]
+                    if index[axis] < shape[axis] { break }
+                    oa -= strideA[axis] * shape[axis]; ob -= strideB[axis] * shape[axis]
+                    index[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+    }
+}
+
+/// Copies a tensor into a permuted order (Transpose, and the NCHW ↔ NHWC layout changes).
+final class TransposeStep: Step, @unchecked Sendable {
+    let input: Operand, output: Int
+    /// Output shape and, for each output axis, the input stride it walks.
+    let shape: [Int], strides: [Int]
+
+    init(input: Operand, output: Int, inputShape: [Int], perm: [Int]) {
+        let inStrides = Reference.strides(inputShape)
+        (self.input, self.output) = (input, output)
+        (shape, strides) = (perm.map { inputShape[$0] }, perm.map { inStrides[$0] })
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let x = input.pointer(arena), y = arena + output
+        let rank = shape.count, n = shape[rank - 1], step = strides[rank - 1]
+        let rows = elementCount(shape) / max(n, 1)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
+            index.initialize(repeating: 0)
+            var offset = 0
+            for row in 0..<rows {
+                for i in 0..<n { y[row * n + i] = x[offset + i * step] }
+                var axis = rank - 2
+                while axis >= 0 {
+                    index[axis] += 1
+                    offset += strides[axis]
+                    if index[axis] < shape[axis] { break }
+                    offset -= strides[axis] * shape[axis]
+                    index[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+    }
+}
+
+/// Concatenation: each outer index copies one contiguous chunk from every input in turn.
+final class ConcatStep: Step, @unchecked Sendable {
+    let inputs: [Operand], chunks: [Int], outer: Int, output: Int
+
+    init(inputs: [Operand], chunks: [Int], outer: Int, output: Int) {
+        (self.inputs, self.chunks, self.outer, self.output) = (inputs, chunks, outer, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        var y = arena + output
+        for o in 0..<outer {
+            for (input, chunk) in zip(inputs, chunks) {
+                y.update(from: input.pointer(arena) + o * chunk, count: chunk)
+                y += chunk
+            }
+        }
+    }
+}
+
+/// Y = alpha·op(A)·op(B) + beta·C through the kernels' strided GEMM, batched with broadcasting.
+final class GemmStep: Step, @unchecked Sendable {
+    struct Matrix { var rowStride: Int, colStride: Int }
+    let m: Int, n: Int, k: Int, alpha: Float
+    let a: Operand, b: Operand, output: Int
+    let layoutA: Matrix, layoutB: Matrix
+    /// Per batch entry: offsets of A, B and Y.
+    let batches: [(a: Int, b: Int, y: Int)]
+    /// C broadcast into Y before the product (beta already applied), if any.
+    let c: Operand?, cStrides: (row: Int, col: Int), beta: Float
+
+    init(m: Int, n: Int, k: Int, alpha: Float, a: Operand, layoutA: Matrix, b: Operand, layoutB: Matrix,
+         batches: [(a: Int, b: Int, y: Int)], c: Operand?, cStrides: (row: Int, col: Int), beta: Float, output: Int) {
+        (self.m, self.n, self.k, self.alpha, self.a, self.b, self.output) = (m, n, k, alpha, a, b, output)
+        (self.layoutA, self.layoutB, self.batches) = (layoutA, layoutB, batches)
+        (self.c, self.cStrides, self.beta) = (c, cStrides, beta)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let gemm = gl_kernels_active()!.pointee.gemm!
+        let x = a.pointer(arena), w = b.pointer(arena), y = arena + output
+        if let c {
+            let cp = c.pointer(arena)
+            for i in 0..<m { for j in 0..<n { y[i * n + j] = beta * cp[i * cStrides.row + j * cStrides.col] } }
+        }
+        for batch in batches {
+            gemm(m, n, k, alpha, x + batch.a, layoutA.rowStride, layoutA.colStride,
+                 w + batch.b, layoutB.rowStride, layoutB.colStride, c == nil ? 0 : 1, y + batch.y, n)
+        }
+    }
+}
+
+/// Softmax over `size` elements spaced `inner` apart, for every (outer, inner) position.
+final class SoftmaxStep: Step, @unchecked Sendable {
+    let outer: Int, size: Int, inner: Int, input: Operand, output: Int
+
+    init(outer: Int, size: Int, inner: Int, input: Operand, output: Int) {
+        (self.outer, self.size, self.inner, self.input, self.output) = (outer, size, inner, input, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let x = input.pointer(arena), y = arena + output
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * size * inner + i
+                var peak = -Float.infinity
+                for j in 0..<size { peak = max(peak, x[base + j * inner]) }
+                var sum: Float = 0
+                for j in 0..<size {
+                    let e = _exp(x[base + j * inner] - peak)
+                    y[base + j * inner] = e
+                    sum += e
+                }
+                let scale = 1 / sum
+                for j in 0..<size { y[base + j * inner] *= scale }
+            }
+        }
+    }
+}
+
+/// Mean over some axes: every input element is added to the output it reduces into.
+final class ReduceMeanStep: Step, @unchecked Sendable {
+    let inputShape: [Int], outputStrides: [Int], outputCount: Int, scale: Float
+    let input: Operand, output: Int
+
+    init(inputShape: [Int], outputStrides: [Int], outputCount: Int, scale: Float, input: Operand, output: Int) {
+        (self.inputShape, self.outputStrides, self.outputCount, self.scale) = (inputShape, outputStrides, outputCount, scale)
+        (self.input, self.output) = (input, output)
+    }
+
+    func run(_ arena: UnsafeMutablePointer<Float>) {
+        let x = input.pointer(arena), y = arena + output
+        y.update(repeating: 0, count: outputCount)
+        Reference.forEach(inputShape, outputStrides, outputStrides) { i, o, _ in y[o] += x[i] }
+        for i in 0..<outputCount { y[i] *= scale }
+    }
+}

@@ -1,0 +1,56 @@
+// The engine against ONNX Runtime: same ONNX file, same input tensor, logits compared.
+import Foundation
+import GlimpseEngine
+import Testing
+
+/// ONNX Runtime and Glimpse sum the same products in different orders (and Glimpse folds
+/// BatchNorm into the weights first), so logits differ by float32 rounding: the issue's
+/// bound, 1e-3 absolute on logits of magnitude ~10, is about 100× what we see.
+let logitTolerance: Float = 1e-3
+
+@Suite struct GoldenTests {
+    @Test(arguments: Fixtures.modelNames)
+    func logitsMatchOnnxRuntime(model name: String) throws {
+        let model = try Fixtures.model(name)
+        let index = try Fixtures.goldens(name)
+        let session = model.makeSession()
+        #expect(model.inputs[0].shape == [1, 3, index.input_size, index.input_size])
+        var worst: Float = 0
+        for entry in index.entries {
+            let dir = Fixtures.models.appendingPathComponent("goldens/\(name)")
+            let input = try Fixtures.floats(dir.appendingPathComponent(entry.input))
+            let expected = try Fixtures.floats(dir.appendingPathComponent(entry.logits))
+            _ = session.input().update(from: input)
+            session.run()
+            let logits = Array(session.output())
+            #expect(logits.count == expected.count)
+            let diff = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
+            worst = max(worst, diff)
+            #expect(diff <= logitTolerance, "\(name)/\(entry.name): max |logit diff| \(diff)")
+            // Same top-5 order, except where two golden logits are closer than the tolerance allows us to order.
+            let ours = topK(logits, 5)
+            for (rank, (a, b)) in zip(ours, entry.top5).enumerated() where a != b {
+                #expect(abs(expected[a] - expected[b]) <= 2 * logitTolerance,
+                        "\(name)/\(entry.name): rank \(rank) is class \(a), ONNX Runtime says \(b)")
+            }
+        }
+        print("golden \(name): \(index.entries.count) inputs, max |logit diff| \(worst)")
+    }
+
+    @Test func catIsClassifiedAsACat() throws {
+        let model = try Fixtures.model("lite0")
+        let dir = Fixtures.models.appendingPathComponent("goldens/lite0")
+        let input = try Fixtures.floats(dir.appendingPathComponent("cat.input.f32"))
+        let logits = try model.run([model.inputs[0].name: Tensor(shape: model.inputs[0].shape, data: input)])
+        let top1 = topK(logits[model.outputs[0].name]!.data, 1)[0]
+        #expect((281...285).contains(top1), "top-1 class \(top1) is not a cat")
+    }
+
+    @Test func batchNormIsFoldedAndClampsAreFused() throws {
+        let model = try Fixtures.model("lite0")
+        // Every Conv+BN(+Clip)(+Add) chain is one conv step; what is left is the pooling and the classifier.
+        #expect(model.nodeCount.compiled < model.nodeCount.imported / 2,
+                "imported \(model.nodeCount.imported) nodes, compiled \(model.nodeCount.compiled)")
+        #expect(model.convolutionKernels.count == model.nodeCount.compiled - 2) // all but GlobalAveragePool and Flatten
+    }
+}
