@@ -1,4 +1,5 @@
 // ONNX ModelProto → Graph: typed operators, validated attributes, static shapes, folded constants.
+import Foundation
 
 /// How a model is specialised when it loads.
 public struct LoadOptions: Sendable {
@@ -12,6 +13,19 @@ public struct LoadOptions: Sendable {
     public var integerBindings: [String: (shape: [Int], values: [Int64])] = [:]
 
     public init() {}
+
+    /// Binds `name` to a serialized ONNX TensorProto of float or integer type.
+    public mutating func bind(_ name: String, serializedTensorProto data: Data) throws(EngineError) {
+        let proto: Onnx_TensorProto
+        do { proto = try Onnx_TensorProto(serializedBytes: data) } catch {
+            throw .invalidInput("'\(name)' is not a TensorProto: \(error)")
+        }
+        let constant = try Constant(proto: proto, what: name)
+        switch constant.values {
+        case let .float(values): bindings[name] = Tensor(shape: constant.shape, data: values)
+        case let .int64(values): integerBindings[name] = (constant.shape, values)
+        }
+    }
 }
 
 /// The operators the importer accepts (Constant, Shape, Gather and Cast only where they fold away).
@@ -116,7 +130,7 @@ struct Importer {
         if let given { return given }
         guard type.hasShape else { throw .invalidModel("input '\(input.name)' has no shape; pass one when loading") }
         return try type.shape.dim.enumerated().map { (axis, dim) throws(EngineError) -> Int in
-            if dim.dimValue > 0 { return Int(dim.dimValue) }
+            if case let .dimValue(size)? = dim.value, size >= 0 { return Int(size) }
             if axis == 0 { return 1 }
             throw .invalidModel("input '\(input.name)' has a symbolic dimension \(axis) ('\(dim.dimParam)'); pass a shape when loading")
         }
