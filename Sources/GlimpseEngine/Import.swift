@@ -210,9 +210,10 @@ struct Importer {
         case "Conv":
             try need(2)
             let (x, w) = (shapes[0], shapes[1])
-            guard x.count == 4, w.count == 4 else {
+            guard x.count == 4 else {
                 throw .unsupportedFeature(node: name, what: "\(x.count - 2)-D convolution (only 2-D)")
             }
+            guard w.count == 4 else { throw .invalidModel("node '\(name)': weights \(w) are not 4-D like the input") }
             _ = try constant(inputs[1], of: name, as: "the weights")
             if !input(2).isEmpty { _ = try constant(inputs[2], of: name, as: "the bias") }
             let groups = attributes.int("group", default: 1)
