@@ -1,0 +1,102 @@
+/* internal.h — what the kernel files and dispatch.c share: kernel declarations and tiny inline helpers. */
+#ifndef GLIMPSE_CKERNELS_INTERNAL_H
+#define GLIMPSE_CKERNELS_INTERNAL_H
+
+#include "ckernels.h"
+
+#include <stddef.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GL_INLINE static inline __attribute__((always_inline))
+#else
+#define GL_INLINE static inline
+#endif
+
+/*
+ * The fused epilogue's clamp. Written with comparisons rather than fminf/fmaxf
+ * so that it compiles to branch-free min/max and so that a NaN sum stays NaN
+ * (fminf/fmaxf would replace it with a bound and hide a broken model).
+ * -INFINITY / +INFINITY bounds leave every non-NaN value unchanged.
+ */
+GL_INLINE float gl_clamp(float v, float lo, float hi) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return v;
+}
+
+/*
+ * Taps [*k0, *k1) of a window of `k` taps that starts at input coordinate `base`
+ * (negative inside the top/left padding) and steps by `dilation` fall inside
+ * [0, n); every other tap reads padding, i.e. zero. Computed once per output
+ * row/column so the inner loops never test bounds.
+ */
+GL_INLINE void gl_tap_range(ptrdiff_t base, size_t dilation, size_t k, size_t n,
+                            size_t *k0, size_t *k1) {
+    size_t lo = 0, hi = 0;
+    if (base < 0) lo = ((size_t)(-base) + dilation - 1) / dilation;
+    if (base < (ptrdiff_t)n) hi = ((size_t)((ptrdiff_t)n - base) + dilation - 1) / dilation;
+    if (hi > k) hi = k;
+    if (lo > hi) lo = hi;
+    *k0 = lo;
+    *k1 = hi;
+}
+
+/* The checks every conv kernel's `supports` starts with: sizes positive,
+ * channels divisible by groups, output_min <= output_max (neither NaN). */
+int gl_conv2d_params_valid(const gl_conv2d_params *p);
+/* A whole-tensor sanity check for `run`'s asserts. */
+int gl_conv2d_rows_valid(const gl_conv2d_params *p, size_t row_begin, size_t row_end);
+
+/* ---- scalar kernels (src/scalar/) ---- */
+
+/* f32-conv1x1-scalar.c: packed as panels of 8 output channels, [bias[8], w[in_c][8]] each. */
+int gl_f32_conv1x1_supports(const gl_conv2d_params *p);
+size_t gl_f32_conv1x1_packed_size_x8(const gl_conv2d_params *p);
+void gl_f32_conv1x1_pack_x8(const gl_conv2d_params *p, const float *weights_oihw,
+                            const float *bias, float *packed);
+void gl_f32_conv1x1_4x8_scalar(const gl_conv2d_params *p, const float *input,
+                               const float *packed, const float *residual, float *output,
+                               size_t row_begin, size_t row_end);
+
+/* f32-dwconv-scalar.c: packed as bias[C] then w[kernel_h * kernel_w][C]. */
+int gl_f32_dwconv_supports(const gl_conv2d_params *p);
+int gl_f32_dwconv_3x3_supports(const gl_conv2d_params *p);
+int gl_f32_dwconv_5x5_supports(const gl_conv2d_params *p);
+size_t gl_f32_dwconv_packed_size(const gl_conv2d_params *p);
+void gl_f32_dwconv_pack(const gl_conv2d_params *p, const float *weights_oihw,
+                        const float *bias, float *packed);
+void gl_f32_dwconv_3x3_scalar(const gl_conv2d_params *p, const float *input,
+                              const float *packed, const float *residual, float *output,
+                              size_t row_begin, size_t row_end);
+void gl_f32_dwconv_5x5_scalar(const gl_conv2d_params *p, const float *input,
+                              const float *packed, const float *residual, float *output,
+                              size_t row_begin, size_t row_end);
+void gl_f32_dwconv_kxk_scalar(const gl_conv2d_params *p, const float *input,
+                              const float *packed, const float *residual, float *output,
+                              size_t row_begin, size_t row_end);
+
+/* f32-conv2d-scalar.c: per group, panels of 8 output channels,
+ * [bias[8], w[kernel_h][kernel_w][in_c / groups][8]] each. */
+int gl_f32_conv2d_supports(const gl_conv2d_params *p);
+size_t gl_f32_conv2d_packed_size_x8(const gl_conv2d_params *p);
+void gl_f32_conv2d_pack_x8(const gl_conv2d_params *p, const float *weights_oihw,
+                           const float *bias, float *packed);
+void gl_f32_conv2d_1x8_scalar(const gl_conv2d_params *p, const float *input,
+                              const float *packed, const float *residual, float *output,
+                              size_t row_begin, size_t row_end);
+
+/* f32-pool-scalar.c */
+void gl_f32_maxpool2d_scalar(const gl_pool2d_params *p, const float *input, float *output);
+void gl_f32_avgpool2d_scalar(const gl_pool2d_params *p, const float *input, float *output);
+void gl_f32_global_avgpool_scalar(size_t hw, size_t channels, const float *input, float *output);
+
+/* f32-gemm-scalar.c */
+void gl_f32_gemm_scalar(size_t m, size_t n, size_t k, float alpha,
+                        const float *a, size_t a_rs, size_t a_cs,
+                        const float *b, size_t b_rs, size_t b_cs,
+                        float beta, float *c, size_t ldc);
+
+/* ---- AVX2+FMA kernels (src/x86/, x86_64 only): next issue ---- */
+/* ---- NEON kernels (src/arm/, aarch64 only): next issue ---- */
+
+#endif

@@ -1,0 +1,972 @@
+/* test_kernels.c — checks every registered kernel of every supported variant against naive definitions (portable C11, no framework). */
+// Build and run from the repository root:
+//   cc -O2 -std=c11 -ICKernels/include CKernels/src/*.c CKernels/src/*/*.c
+//      CKernels/tests/test_kernels.c -lm -o /tmp/test_kernels && /tmp/test_kernels [seed] [-v]
+// The last line is "N passed, M failed"; the exit status is non-zero on any failure.
+/*
+ * Every conv case is run through every kernel of every supported variant whose
+ * `supports` accepts it, and compared with a direct-definition reference that
+ * works from OIHW weights in double precision, independent of any packing.
+ * Each (case, kernel) check also covers: packing fills every packed float;
+ * no write outside the output, no read outside the inputs (guard zones of
+ * NaN poison); run leaves input and packed weights untouched; rows split over
+ * several calls give bit-identical results; untouched rows stay untouched;
+ * residual == output (in-place residual add) gives bit-identical results.
+ */
+#include "ckernels.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* bookkeeping                                                               */
+
+static unsigned long n_passed, n_failed;
+static int verbose;
+static unsigned long fail_messages; /* printed so far, to keep a bad run readable */
+
+static void report(int ok, const char *fmt, ...) {
+    if (ok) {
+        n_passed++;
+        return;
+    }
+    n_failed++;
+    if (fail_messages++ < 200) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("FAIL: ", stdout);
+        vprintf(fmt, ap);
+        fputc('\n', stdout);
+        va_end(ap);
+    }
+}
+
+/* Detail lines for a failing check, also capped. */
+static void detail(const char *fmt, ...) {
+    if (fail_messages > 200) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("    ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------------ */
+/* deterministic random numbers (splitmix64)                                 */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint64_t rng_next(void) {
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi], inclusive. */
+static size_t rng_range(size_t lo, size_t hi) { return lo + (size_t)(rng_next() % (hi - lo + 1)); }
+
+/* Uniform in [-1, 1). */
+static float rng_float(void) { return (float)((double)(rng_next() >> 40) / (double)(1u << 23) - 1.0); }
+
+static size_t rng_pick(const size_t *list, size_t count) { return list[rng_next() % count]; }
+
+/* ------------------------------------------------------------------------ */
+/* guarded buffers                                                            */
+
+/*
+ * Every buffer has GUARD floats of poison on each side: a quiet NaN with a
+ * recognisable payload. Poison next to an input turns an out-of-bounds read
+ * into NaN in the output (a mismatch); poison next to an output is compared
+ * bit for bit afterwards, so an out-of-bounds write is caught too.
+ */
+#define GUARD 67
+#define POISON_BITS 0x7fc0dead
+
+typedef struct {
+    float *mem;
+    float *p; /* the n usable floats */
+    size_t n;
+} gbuf;
+
+static float poison(void) {
+    uint32_t bits = POISON_BITS;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static int is_poison(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits == POISON_BITS;
+}
+
+static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+static gbuf gb_new(size_t n) {
+    gbuf b;
+    b.n = n;
+    b.mem = malloc((n + 2 * GUARD) * sizeof(float));
+    if (b.mem == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    b.p = b.mem + GUARD;
+    for (size_t i = 0; i < n + 2 * GUARD; i++) b.mem[i] = poison();
+    return b;
+}
+
+static void gb_free(gbuf *b) {
+    free(b->mem);
+    b->mem = b->p = NULL;
+}
+
+static void gb_random(gbuf *b) {
+    for (size_t i = 0; i < b->n; i++) b->p[i] = rng_float();
+}
+
+static int gb_guards_ok(const gbuf *b) {
+    for (size_t i = 0; i < GUARD; i++)
+        if (!is_poison(b->mem[i]) || !is_poison(b->p[b->n + i])) return 0;
+    return 1;
+}
+
+static int gb_same(const gbuf *a, const gbuf *b) {
+    return a->n == b->n && memcmp(a->p, b->p, a->n * sizeof(float)) == 0;
+}
+
+static gbuf gb_copy(const gbuf *a) {
+    gbuf b = gb_new(a->n);
+    memcpy(b.p, a->p, a->n * sizeof(float));
+    return b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* tolerance                                                                  */
+
+/*
+ * Kernels may add in any order (register blocks, SIMD lanes, FMA). For any
+ * order, a float sum of n terms (products included) obeys
+ *     |computed - exact| <= gamma(n) * sum_i |term_i|,  gamma(n) = n u / (1 - n u),
+ * u = 2^-24 (Higham, "Accuracy and Stability of Numerical Algorithms", 3.1;
+ * an FMA only removes roundings). The reference is exact to ~1e-16 (double),
+ * the clamp cannot widen a difference, and a division (average pooling) adds
+ * one rounding; so a result is accepted when
+ *     |got - ref| <= gamma(n + 2) * magnitude,   magnitude = sum_i |term_i|.
+ * Being a bound rather than an estimate, it cannot flake for any summation
+ * order a future SIMD kernel picks. It still catches real bugs: with data in
+ * [-1, 1] a wrong, missing or doubled term is of order 0.1..1, while for the
+ * largest sums here (n ~ 900) the bound is ~5e-5 of the magnitude.
+ */
+static double tolerance(size_t n_terms, double magnitude) {
+    const double u = 0x1p-24;
+    const double nu = (double)(n_terms + 2) * u;
+    return nu / (1.0 - nu) * magnitude + 1e-30;
+}
+
+static int close_enough(float got, double ref, size_t n_terms, double magnitude) {
+    if (isnan(ref)) return isnan(got);
+    if (isinf(ref)) return got == (float)ref;
+    if (isnan(got)) return 0;
+    return fabs((double)got - ref) <= tolerance(n_terms, magnitude);
+}
+
+/* ------------------------------------------------------------------------ */
+/* convolution reference                                                      */
+
+typedef struct {
+    gl_conv2d_params p;
+    int bias;     /* with a bias vector */
+    int residual; /* with a residual input */
+    int nan_input; /* a few inputs NaN: the outputs they reach must be NaN, clamp or not */
+    const char *family;
+} conv_case;
+
+static size_t out_size(const gl_conv2d_params *p) { return p->out_h * p->out_w * p->out_c; }
+static size_t in_size(const gl_conv2d_params *p) { return p->in_h * p->in_w * p->in_c; }
+static size_t weight_size(const gl_conv2d_params *p) {
+    return p->out_c * (p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+}
+
+static double clamp_d(double v, float lo, float hi) {
+    if (v < (double)lo) v = (double)lo;
+    if (v > (double)hi) v = (double)hi;
+    return v;
+}
+
+/* The definition: out[y][x][oc] = clamp(bias[oc] + residual[y][x][oc] +
+ *   sum over ci in oc's group, ky, kx of in[y*sh - pt + ky*dh][x*sw - pl + kx*dw][ci] * W[oc][ci][ky][kx]),
+ * positions outside the image reading zero. Also returns each output's magnitude. */
+static void conv_reference(const gl_conv2d_params *p, const float *in, const float *w,
+                           const float *bias, const float *res, double *ref, double *mag) {
+    const size_t cig = p->in_c / p->groups, ocg = p->out_c / p->groups;
+    for (size_t oy = 0; oy < p->out_h; oy++)
+        for (size_t ox = 0; ox < p->out_w; ox++)
+            for (size_t oc = 0; oc < p->out_c; oc++) {
+                const size_t g = oc / ocg;
+                double s = 0.0, m = 0.0;
+                for (size_t ci = 0; ci < cig; ci++)
+                    for (size_t ky = 0; ky < p->kernel_h; ky++)
+                        for (size_t kx = 0; kx < p->kernel_w; kx++) {
+                            const long long iy = (long long)(oy * p->stride_h + ky * p->dilation_h) - (long long)p->pad_top;
+                            const long long ix = (long long)(ox * p->stride_w + kx * p->dilation_w) - (long long)p->pad_left;
+                            if (iy < 0 || ix < 0 || iy >= (long long)p->in_h || ix >= (long long)p->in_w) continue;
+                            const double x = in[((size_t)iy * p->in_w + (size_t)ix) * p->in_c + g * cig + ci];
+                            const double wv = w[((oc * cig + ci) * p->kernel_h + ky) * p->kernel_w + kx];
+                            s += x * wv;
+                            m += fabs(x * wv);
+                        }
+                const size_t o = (oy * p->out_w + ox) * p->out_c + oc;
+                if (bias) { s += bias[oc]; m += fabs(bias[oc]); }
+                if (res) { s += res[o]; m += fabs(res[o]); }
+                ref[o] = clamp_d(s, p->output_min, p->output_max);
+                mag[o] = m;
+            }
+}
+
+/* Which family gl_conv2d_select must pick (a substring of the kernel name). */
+static const char *expected_family(const gl_conv2d_params *p) {
+    if (p->groups == 1 && p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
+        p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 && p->in_h == p->out_h &&
+        p->in_w == p->out_w)
+        return "conv1x1";
+    if (p->groups == p->in_c && p->out_c == p->in_c) {
+        if (p->kernel_h == 3 && p->kernel_w == 3) return "dwconv_3x3";
+        if (p->kernel_h == 5 && p->kernel_w == 5) return "dwconv_5x5";
+        return "dwconv";
+    }
+    return "conv2d";
+}
+
+static void describe(const conv_case *cc) {
+    const gl_conv2d_params *p = &cc->p;
+    detail("%s: in %zux%zux%zu out %zux%zux%zu k %zux%zu s %zux%zu d %zux%zu pad t%zu l%zu "
+           "groups %zu bias %d residual %d nan %d clamp [%g, %g]",
+           cc->family, p->in_h, p->in_w, p->in_c, p->out_h, p->out_w, p->out_c, p->kernel_h,
+           p->kernel_w, p->stride_h, p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
+           p->pad_left, p->groups, cc->bias, cc->residual, cc->nan_input, (double)p->output_min,
+           (double)p->output_max);
+}
+
+/* Per (variant, kernel) count of cases run, so that a kernel never reached is a failure. */
+#define MAX_VARIANTS 8
+#define MAX_KERNELS 64
+static unsigned long exercised[MAX_VARIANTS][MAX_KERNELS];
+
+/* All checks of one kernel on one case; returns 1 if all pass. */
+static int check_kernel(const gl_conv2d_kernel *k, const conv_case *cc, const gbuf *in,
+                        const gbuf *w, const gbuf *bias, const gbuf *res,
+                        const double *ref, const double *mag) {
+    const gl_conv2d_params *p = &cc->p;
+    const size_t n_terms = (p->in_c / p->groups) * p->kernel_h * p->kernel_w + 2;
+    const size_t row = p->out_w * p->out_c;
+    const float *resp = cc->residual ? res->p : NULL;
+    int ok = 1;
+
+    /* pack */
+    gbuf packed = gb_new(k->packed_size(p));
+    k->pack(p, w->p, cc->bias ? bias->p : NULL, packed.p);
+    if (!gb_guards_ok(&packed)) {
+        detail("pack wrote outside packed_size");
+        ok = 0;
+    }
+    for (size_t i = 0; i < packed.n; i++)
+        if (isnan(packed.p[i])) {
+            detail("pack left packed[%zu] of %zu unwritten", i, packed.n);
+            ok = 0;
+            break;
+        }
+    gbuf packed_copy = gb_copy(&packed), in_copy = gb_copy(in);
+
+    /* one call for all rows, against the reference */
+    gbuf outa = gb_new(out_size(p));
+    k->run(p, in->p, packed.p, resp, outa.p, 0, p->out_h);
+    if (!gb_guards_ok(&outa)) {
+        detail("run wrote outside the output");
+        ok = 0;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < outa.n; i++) {
+        if (close_enough(outa.p[i], ref[i], n_terms, mag[i])) continue;
+        if (bad++ < 3)
+            detail("out[y=%zu][x=%zu][c=%zu] = %.9g, reference %.9g (tolerance %.3g)",
+                   i / row, (i % row) / p->out_c, i % p->out_c, (double)outa.p[i], ref[i],
+                   tolerance(n_terms, mag[i]));
+    }
+    if (bad) {
+        detail("%zu of %zu outputs differ from the reference", bad, outa.n);
+        ok = 0;
+    }
+
+    /* rows [s1, s2) alone touch only those rows; then the rest completes the same result */
+    const size_t s1 = rng_range(0, p->out_h), s2 = rng_range(s1, p->out_h);
+    gbuf outb = gb_new(out_size(p));
+    k->run(p, in->p, packed.p, resp, outb.p, s1, s2);
+    for (size_t i = 0; i < outb.n; i++) {
+        const size_t y = i / row;
+        const int inside = y >= s1 && y < s2;
+        if (inside ? !same_bits(outb.p[i], outa.p[i]) : !is_poison(outb.p[i])) {
+            detail("rows [%zu, %zu): element of row %zu %s", s1, s2, y,
+                   inside ? "differs from the one-call result" : "was written");
+            ok = 0;
+            break;
+        }
+    }
+    k->run(p, in->p, packed.p, resp, outb.p, 0, s1);
+    k->run(p, in->p, packed.p, resp, outb.p, s2, p->out_h);
+    k->run(p, in->p, packed.p, resp, outb.p, s2, s2); /* empty: nothing */
+    if (!gb_same(&outa, &outb) || !gb_guards_ok(&outb)) {
+        detail("rows split at %zu and %zu differ from one call", s1, s2);
+        ok = 0;
+    }
+
+    /* residual added in place: output == residual */
+    if (cc->residual) {
+        gbuf outc = gb_copy(res);
+        k->run(p, in->p, packed.p, outc.p, outc.p, 0, p->out_h);
+        if (!gb_same(&outa, &outc) || !gb_guards_ok(&outc)) {
+            detail("residual == output (in place) differs from separate buffers");
+            ok = 0;
+        }
+        gb_free(&outc);
+    }
+
+    if (!gb_same(&packed, &packed_copy) || !gb_same(in, &in_copy) || !gb_guards_ok(in)) {
+        detail("run modified its input or packed weights");
+        ok = 0;
+    }
+    gb_free(&outa);
+    gb_free(&outb);
+    gb_free(&packed);
+    gb_free(&packed_copy);
+    gb_free(&in_copy);
+    return ok;
+}
+
+static void check_conv_case(const conv_case *cc) {
+    const gl_conv2d_params *p = &cc->p;
+    gbuf in = gb_new(in_size(p)), w = gb_new(weight_size(p));
+    gbuf bias = gb_new(p->out_c), res = gb_new(out_size(p));
+    gb_random(&in);
+    gb_random(&w);
+    gb_random(&bias);
+    gb_random(&res);
+    if (cc->nan_input)
+        for (size_t i = rng_range(0, 30); i < in.n; i += 1 + rng_range(0, 60)) in.p[i] = NAN;
+    double *ref = malloc(out_size(p) * sizeof(double));
+    double *mag = malloc(out_size(p) * sizeof(double));
+    if (!ref || !mag) exit(2);
+    conv_reference(p, in.p, w.p, cc->bias ? bias.p : NULL, cc->residual ? res.p : NULL, ref, mag);
+
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+
+        /* the registry picks the first kernel that supports the shape, of the expected family */
+        const gl_conv2d_kernel *first = NULL;
+        for (size_t i = 0; i < ks->conv2d_count && !first; i++)
+            if (ks->conv2d[i].supports(p)) first = &ks->conv2d[i];
+        const gl_conv2d_kernel *sel = gl_conv2d_select(ks, p);
+        const char *fam = expected_family(p);
+        const int sel_ok = sel != NULL && sel == first && strstr(sel->name, fam) != NULL &&
+                           ks->conv2d[ks->conv2d_count - 1].supports(p);
+        report(sel_ok, "[%s] gl_conv2d_select picked %s, expected the first %s kernel",
+               ks->variant, sel ? sel->name : "NULL", fam);
+        if (!sel_ok) describe(cc);
+
+        for (size_t i = 0; i < ks->conv2d_count; i++) {
+            const gl_conv2d_kernel *k = &ks->conv2d[i];
+            if (!k->supports(p)) continue;
+            if (v < MAX_VARIANTS && i < MAX_KERNELS) exercised[v][i]++;
+            const int ok = check_kernel(k, cc, &in, &w, &bias, &res, ref, mag);
+            report(ok, "[%s] %s", ks->variant, k->name);
+            if (!ok) describe(cc);
+            else if (verbose) {
+                printf("ok %s ", k->name);
+                describe(cc);
+            }
+        }
+    }
+    free(ref);
+    free(mag);
+    gb_free(&in);
+    gb_free(&w);
+    gb_free(&bias);
+    gb_free(&res);
+}
+
+/* ------------------------------------------------------------------------ */
+/* convolution cases                                                          */
+
+static const size_t channel_list[] = {1, 3, 7, 8, 9, 15, 17, 33};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Output size from explicit pads on all four sides; 0 if the window never fits. */
+static int set_output(gl_conv2d_params *p, size_t pad_bottom, size_t pad_right) {
+    const size_t eff_h = p->dilation_h * (p->kernel_h - 1) + 1;
+    const size_t eff_w = p->dilation_w * (p->kernel_w - 1) + 1;
+    const size_t ph = p->in_h + p->pad_top + pad_bottom, pw = p->in_w + p->pad_left + pad_right;
+    if (ph < eff_h || pw < eff_w) return 0;
+    p->out_h = (ph - eff_h) / p->stride_h + 1;
+    p->out_w = (pw - eff_w) / p->stride_w + 1;
+    return 1;
+}
+
+static void set_clamp(gl_conv2d_params *p, int which) {
+    static const float lo[] = {-INFINITY, 0.0f, 0.0f, -0.5f};
+    static const float hi[] = {INFINITY, INFINITY, 6.0f, 0.5f};
+    p->output_min = lo[which & 3];
+    p->output_max = hi[which & 3];
+}
+
+/* Random pads up to the effective window, a random bottom/right, fixed up so the window fits. */
+static void random_spatial(gl_conv2d_params *p) {
+    const size_t eff_h = p->dilation_h * (p->kernel_h - 1) + 1;
+    const size_t eff_w = p->dilation_w * (p->kernel_w - 1) + 1;
+    p->pad_top = rng_range(0, eff_h - 1);
+    p->pad_left = rng_range(0, eff_w - 1);
+    size_t pb = rng_range(0, eff_h - 1), pr = rng_range(0, eff_w - 1);
+    if (p->in_h + p->pad_top + pb < eff_h) pb = eff_h - p->in_h - p->pad_top;
+    if (p->in_w + p->pad_left + pr < eff_w) pr = eff_w - p->in_w - p->pad_left;
+    set_output(p, pb, pr);
+}
+
+static void random_options(conv_case *cc) {
+    cc->nan_input = rng_range(0, 7) == 0;
+    cc->bias = (int)rng_range(0, 1);
+    cc->residual = (int)rng_range(0, 1);
+    set_clamp(&cc->p, (int)rng_range(0, 3));
+}
+
+static void random_generic(conv_case *cc) {
+    static const size_t groups[] = {1, 1, 2, 3};
+    static const size_t ks[] = {1, 2, 3, 3, 5};
+    gl_conv2d_params *p = &cc->p;
+    memset(p, 0, sizeof *p);
+    p->groups = rng_pick(groups, COUNT(groups));
+    p->in_c = rng_pick(channel_list, COUNT(channel_list)) * p->groups;
+    p->out_c = rng_pick(channel_list, COUNT(channel_list)) * p->groups;
+    p->kernel_h = rng_pick(ks, COUNT(ks));
+    p->kernel_w = rng_range(0, 2) ? p->kernel_h : rng_pick(ks, COUNT(ks));
+    p->stride_h = rng_range(1, 2);
+    p->stride_w = rng_range(0, 3) ? p->stride_h : rng_range(1, 3);
+    p->dilation_h = rng_range(0, 3) ? 1 : 2;
+    p->dilation_w = rng_range(0, 2) ? p->dilation_h : rng_range(1, 2);
+    p->in_h = rng_range(1, 11);
+    p->in_w = rng_range(1, 11);
+    random_spatial(p);
+    random_options(cc);
+    cc->family = "generic";
+}
+
+static void random_depthwise(conv_case *cc) {
+    static const size_t ks[] = {3, 3, 3, 5, 5, 1, 2, 4, 7};
+    gl_conv2d_params *p = &cc->p;
+    memset(p, 0, sizeof *p);
+    p->in_c = p->out_c = p->groups = rng_pick(channel_list, COUNT(channel_list));
+    p->kernel_h = rng_pick(ks, COUNT(ks));
+    p->kernel_w = rng_range(0, 5) ? p->kernel_h : rng_pick(ks, COUNT(ks));
+    p->stride_h = p->stride_w = rng_range(1, 2);
+    if (rng_range(0, 5) == 0) p->stride_w = 3 - p->stride_h;
+    p->dilation_h = p->dilation_w = rng_range(0, 3) ? 1 : 2;
+    p->in_h = rng_range(1, 14);
+    p->in_w = rng_range(1, 14);
+    random_spatial(p);
+    random_options(cc);
+    cc->family = "depthwise";
+}
+
+/* Depthwise with a channel multiplier: groups == in_c, out_c = 2 in_c, not a dwconv. */
+static void random_multiplier(conv_case *cc) {
+    random_depthwise(cc);
+    cc->p.out_c = 2 * cc->p.in_c;
+    cc->family = "depthwise x2";
+}
+
+static void random_pointwise(conv_case *cc) {
+    static const size_t wide[] = {1, 3, 7, 8, 9, 15, 16, 17, 33, 64, 96};
+    gl_conv2d_params *p = &cc->p;
+    memset(p, 0, sizeof *p);
+    p->in_c = rng_pick(wide, COUNT(wide));
+    p->out_c = rng_pick(wide, COUNT(wide));
+    p->groups = 1;
+    p->kernel_h = p->kernel_w = 1;
+    p->stride_h = p->stride_w = 1;
+    p->dilation_h = p->dilation_w = 1;
+    p->in_h = p->out_h = rng_range(1, 13);
+    p->in_w = p->out_w = rng_range(1, 13);
+    random_options(cc);
+    cc->family = "pointwise";
+}
+
+/* 1x1 shapes the pointwise kernel must refuse: stride 2, padding, groups. */
+static void random_pointwise_other(conv_case *cc) {
+    random_pointwise(cc);
+    gl_conv2d_params *p = &cc->p;
+    switch (rng_range(0, 3)) {
+    case 0:
+        p->stride_h = p->stride_w = 2;
+        set_output(p, 0, 0);
+        break;
+    case 1:
+        p->pad_top = rng_range(0, 1);
+        p->pad_left = 1 - p->pad_top;
+        set_output(p, 1, 0);
+        break;
+    case 2: /* only implied bottom/right padding: output larger than input */
+        switch (rng_range(0, 2)) {
+        case 0: set_output(p, 1, 0); break;
+        case 1: set_output(p, 0, 1); break;
+        default: set_output(p, 1, 1); break;
+        }
+        break;
+    default:
+        p->groups = 2;
+        p->in_c *= 2;
+        p->out_c *= 2;
+        break;
+    }
+    cc->family = "pointwise, not plain";
+}
+
+/*
+ * Directed cases: each of the four asymmetric pad cases (one extra row or
+ * column at the top, left, bottom or right) on top of no padding and of
+ * "same" padding, stride 1 and 2, odd and even inputs, for each family.
+ */
+static void directed_pads(void) {
+    struct family {
+        const char *name;
+        size_t kh, kw, dil, groups, cin_mult; /* groups 0: depthwise */
+    } fams[] = {
+        {"generic 3x3", 3, 3, 1, 1, 1}, {"grouped 3x3", 3, 3, 1, 2, 1},
+        {"dw 3x3", 3, 3, 1, 0, 1},      {"dw 5x5", 5, 5, 1, 0, 1},
+        {"dw 4x4", 4, 4, 1, 0, 1},      {"dw 3x3 dilation 2", 3, 3, 2, 0, 1},
+        {"generic 2x3 dilation 2", 2, 3, 2, 1, 1},
+    };
+    static const size_t sizes[][2] = {{7, 7}, {8, 9}, {1, 3}};
+    int combo = 0;
+    for (size_t f = 0; f < COUNT(fams); f++)
+        for (int base = 0; base < 2; base++)
+            for (int side = 0; side < 4; side++)
+                for (size_t s = 1; s <= 2; s++)
+                    for (size_t z = 0; z < COUNT(sizes); z++) {
+                        conv_case cc;
+                        gl_conv2d_params *p = &cc.p;
+                        memset(p, 0, sizeof *p);
+                        const size_t c = channel_list[(size_t)combo % COUNT(channel_list)];
+                        if (fams[f].groups == 0) {
+                            p->in_c = p->out_c = p->groups = c;
+                        } else {
+                            p->groups = fams[f].groups;
+                            p->in_c = c * p->groups;
+                            p->out_c = channel_list[(size_t)(combo + 3) % COUNT(channel_list)] * p->groups;
+                        }
+                        p->kernel_h = fams[f].kh;
+                        p->kernel_w = fams[f].kw;
+                        p->dilation_h = p->dilation_w = fams[f].dil;
+                        p->stride_h = p->stride_w = s;
+                        p->in_h = sizes[z][0];
+                        p->in_w = sizes[z][1];
+                        const size_t bh = base ? (p->dilation_h * (p->kernel_h - 1)) / 2 : 0;
+                        const size_t bw = base ? (p->dilation_w * (p->kernel_w - 1)) / 2 : 0;
+                        size_t pad[4] = {bh, bw, bh, bw}; /* top, left, bottom, right */
+                        pad[side] += 1;
+                        p->pad_top = pad[0];
+                        p->pad_left = pad[1];
+                        if (!set_output(p, pad[2], pad[3])) continue; /* window never fits */
+                        cc.nan_input = 0;
+                        cc.bias = combo & 1;
+                        cc.residual = (combo >> 1) & 1;
+                        set_clamp(p, combo / 4);
+                        cc.family = fams[f].name;
+                        combo++;
+                        check_conv_case(&cc);
+                    }
+}
+
+/* Windows larger than the image, reaching past it on both sides. */
+static void directed_big_windows(void) {
+    static const size_t shapes[][5] = {
+        /* in_h, in_w, k, pad, depthwise */
+        {2, 3, 5, 2, 1}, {2, 3, 5, 2, 0}, {1, 1, 3, 1, 1}, {1, 1, 3, 1, 0},
+        {1, 2, 5, 4, 1}, {3, 1, 7, 3, 1}, {2, 2, 3, 2, 0},
+    };
+    for (size_t i = 0; i < COUNT(shapes); i++)
+        for (int opt = 0; opt < 4; opt++) {
+            conv_case cc;
+            gl_conv2d_params *p = &cc.p;
+            memset(p, 0, sizeof *p);
+            p->in_h = shapes[i][0];
+            p->in_w = shapes[i][1];
+            p->kernel_h = p->kernel_w = shapes[i][2];
+            p->pad_top = p->pad_left = shapes[i][3];
+            p->stride_h = p->stride_w = 1 + (size_t)(opt & 1);
+            p->dilation_h = p->dilation_w = 1;
+            p->in_c = p->out_c = 9;
+            p->groups = shapes[i][4] ? 9 : 1;
+            set_output(p, shapes[i][3], shapes[i][3]);
+            cc.nan_input = 0;
+            cc.bias = 1;
+            cc.residual = opt >> 1;
+            set_clamp(p, opt);
+            cc.family = "window bigger than the image";
+            check_conv_case(&cc);
+        }
+}
+
+static void test_conv(size_t random_cases) {
+    directed_pads();
+    directed_big_windows();
+    for (size_t i = 0; i < random_cases; i++) {
+        conv_case cc;
+        switch (i % 6) {
+        case 0: random_generic(&cc); break;
+        case 1: random_depthwise(&cc); break;
+        case 2: random_pointwise(&cc); break;
+        case 3: random_multiplier(&cc); break;
+        case 4: random_pointwise_other(&cc); break;
+        default: random_depthwise(&cc); break;
+        }
+        check_conv_case(&cc);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* registry                                                                   */
+
+static void test_registry(void) {
+    const size_t count = gl_kernels_variant_count();
+    report(count >= 1 && count <= MAX_VARIANTS, "variant count %zu", count);
+    const gl_kernels *scalar = gl_kernels_variant(0);
+    report(scalar != NULL && strcmp(scalar->variant, "scalar") == 0, "variant 0 is scalar");
+    report(gl_kernels_variant_supported(scalar) == 1, "scalar is always supported");
+    report(gl_kernels_variant(count) == NULL, "gl_kernels_variant past the end is NULL");
+    report(gl_kernels_variant_supported(NULL) == 0, "a NULL table is not supported");
+
+    /* Before any selection, the active table is the best supported: the last one. */
+    const gl_kernels *best = NULL;
+    for (size_t v = 0; v < count; v++)
+        if (gl_kernels_variant_supported(gl_kernels_variant(v))) best = gl_kernels_variant(v);
+    report(gl_kernels_active() == best, "default active table is the best supported (%s)",
+           best ? best->variant : "none");
+
+    for (size_t v = 0; v < count; v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        int ok = ks->conv2d != NULL && ks->conv2d_count >= 1 && ks->conv2d_count <= MAX_KERNELS &&
+                 ks->maxpool2d && ks->avgpool2d && ks->global_avgpool && ks->gemm;
+        for (size_t i = 0; ok && i < ks->conv2d_count; i++) {
+            const gl_conv2d_kernel *k = &ks->conv2d[i];
+            ok = k->name && k->variant && k->supports && k->packed_size && k->pack && k->run &&
+                 strcmp(k->variant, ks->variant) == 0 && strstr(k->name, ks->variant) != NULL;
+            for (size_t j = 0; ok && j < i; j++) ok = strcmp(ks->conv2d[j].name, k->name) != 0;
+        }
+        report(ok, "[%s] table is complete, kernel names unique and tagged with the variant",
+               ks->variant);
+        const int rc = gl_kernels_select(ks->variant);
+        const int supported = gl_kernels_variant_supported(ks);
+        report(supported ? (rc == 0 && gl_kernels_active() == ks) : rc == -2,
+               "gl_kernels_select(\"%s\") returned %d (supported: %d)", ks->variant, rc, supported);
+    }
+    report(gl_kernels_select("no-such-variant") == -1, "unknown variant name gives -1");
+    report(gl_kernels_select(NULL) == -1, "NULL variant name gives -1");
+    report(gl_kernels_select("") == -1, "empty variant name gives -1");
+    /* Names the API knows but this build may lack: -1 if absent, else 0 or -2. */
+    static const char *known[] = {"scalar", "avx2", "neon"};
+    for (size_t i = 0; i < COUNT(known); i++) {
+        const gl_kernels *t = NULL;
+        for (size_t v = 0; v < count; v++)
+            if (strcmp(gl_kernels_variant(v)->variant, known[i]) == 0) t = gl_kernels_variant(v);
+        const int rc = gl_kernels_select(known[i]);
+        const int want = t == NULL ? -1 : gl_kernels_variant_supported(t) ? 0 : -2;
+        report(rc == want, "gl_kernels_select(\"%s\") = %d, want %d", known[i], rc, want);
+    }
+    report(gl_kernels_select(best->variant) == 0 && gl_kernels_active() == best,
+           "re-selecting the best variant");
+
+    /* Invalid parameters are supported by no kernel. */
+    gl_conv2d_params p = {8, 8, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, -INFINITY, INFINITY};
+    report(gl_conv2d_select(scalar, &p) != NULL, "a valid shape has a kernel");
+    gl_conv2d_params q = p;
+    q.groups = 4; /* 6 % 4 != 0 */
+    report(gl_conv2d_select(scalar, &q) == NULL, "groups not dividing channels: no kernel");
+    q = p;
+    q.stride_h = 0;
+    report(gl_conv2d_select(scalar, &q) == NULL, "stride 0: no kernel");
+    q = p;
+    q.output_min = NAN;
+    report(gl_conv2d_select(scalar, &q) == NULL, "NaN clamp bound: no kernel");
+    q = p;
+    q.output_min = 1.0f;
+    q.output_max = 0.0f;
+    report(gl_conv2d_select(scalar, &q) == NULL, "output_min > output_max: no kernel");
+    report(gl_conv2d_select(NULL, &p) == NULL && gl_conv2d_select(scalar, NULL) == NULL,
+           "gl_conv2d_select with NULL gives NULL");
+}
+
+static void test_coverage(void) {
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+        for (size_t i = 0; i < ks->conv2d_count; i++)
+            report(exercised[v][i] >= 20, "[%s] %s ran on only %lu cases", ks->variant,
+                   ks->conv2d[i].name, exercised[v][i]);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* pooling                                                                    */
+
+static void pool_reference(const gl_pool2d_params *p, const float *in, int is_max,
+                           double *ref, double *mag, size_t *terms) {
+    const size_t C = p->channels;
+    for (size_t oy = 0; oy < p->out_h; oy++)
+        for (size_t ox = 0; ox < p->out_w; ox++)
+            for (size_t c = 0; c < C; c++) {
+                double s = 0.0, m = 0.0, mx = -INFINITY;
+                size_t count = 0;
+                int nan = 0;
+                for (size_t ky = 0; ky < p->kernel_h; ky++)
+                    for (size_t kx = 0; kx < p->kernel_w; kx++) {
+                        const long long iy = (long long)(oy * p->stride_h + ky * p->dilation_h) - (long long)p->pad_top;
+                        const long long ix = (long long)(ox * p->stride_w + kx * p->dilation_w) - (long long)p->pad_left;
+                        if (iy < 0 || ix < 0 || iy >= (long long)p->in_h || ix >= (long long)p->in_w) continue;
+                        const double v = in[((size_t)iy * p->in_w + (size_t)ix) * C + c];
+                        if (isnan(v)) nan = 1;
+                        else if (v > mx) mx = v;
+                        s += v;
+                        m += fabs(v);
+                        count++;
+                    }
+                const size_t o = (oy * p->out_w + ox) * C + c;
+                const size_t div = p->count_include_pad ? p->kernel_h * p->kernel_w : count;
+                if (is_max) ref[o] = nan ? NAN : mx;
+                else ref[o] = div ? s / (double)div : 0.0;
+                mag[o] = div ? m / (double)div : 0.0;
+                terms[o] = count;
+            }
+}
+
+static void check_pool(const gl_pool2d_params *p, int with_nan) {
+    const size_t isz = p->in_h * p->in_w * p->channels, osz = p->out_h * p->out_w * p->channels;
+    gbuf in = gb_new(isz);
+    gb_random(&in);
+    if (with_nan)
+        for (size_t i = 0; i < isz; i += 1 + rng_range(0, 40)) in.p[i] = NAN;
+    double *ref = malloc(osz * sizeof(double)), *mag = malloc(osz * sizeof(double));
+    size_t *terms = malloc(osz * sizeof(size_t));
+    if (!ref || !mag || !terms) exit(2);
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+        for (int is_max = 0; is_max < 2; is_max++) {
+            if (with_nan && !is_max) continue;
+            pool_reference(p, in.p, is_max, ref, mag, terms);
+            gbuf out = gb_new(osz);
+            (is_max ? ks->maxpool2d : ks->avgpool2d)(p, in.p, out.p);
+            int ok = gb_guards_ok(&out) && gb_guards_ok(&in);
+            size_t bad = 0, first = 0;
+            for (size_t i = 0; i < osz; i++) {
+                /* max is exact: no rounding happens */
+                const int good = is_max ? (isnan(ref[i]) ? isnan(out.p[i]) : (double)out.p[i] == ref[i])
+                                        : close_enough(out.p[i], ref[i], terms[i], mag[i]);
+                if (!good && bad++ == 0) first = i;
+            }
+            ok = ok && bad == 0;
+            report(ok, "[%s] %s: in %zux%zux%zu out %zux%zu k %zux%zu s %zux%zu d %zux%zu pad t%zu l%zu "
+                   "include_pad %d nan %d",
+                   ks->variant, is_max ? "maxpool2d" : "avgpool2d", p->in_h, p->in_w, p->channels,
+                   p->out_h, p->out_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+                   p->dilation_h, p->dilation_w, p->pad_top, p->pad_left, p->count_include_pad, with_nan);
+            if (bad) detail("%zu bad; first at %zu: %.9g vs %.9g", bad, first, (double)out.p[first], ref[first]);
+            gb_free(&out);
+        }
+    }
+    free(ref);
+    free(mag);
+    free(terms);
+    gb_free(&in);
+}
+
+static void random_pool(gl_pool2d_params *p) {
+    memset(p, 0, sizeof *p);
+    p->channels = rng_pick(channel_list, COUNT(channel_list));
+    p->kernel_h = rng_range(1, 4);
+    p->kernel_w = rng_range(0, 2) ? p->kernel_h : rng_range(1, 4);
+    p->stride_h = rng_range(1, 3);
+    p->stride_w = rng_range(0, 2) ? p->stride_h : rng_range(1, 3);
+    p->dilation_h = rng_range(0, 3) ? 1 : 2;
+    p->dilation_w = rng_range(0, 3) ? p->dilation_h : rng_range(1, 2);
+    p->in_h = rng_range(1, 12);
+    p->in_w = rng_range(1, 12);
+    const size_t eff_h = p->dilation_h * (p->kernel_h - 1) + 1, eff_w = p->dilation_w * (p->kernel_w - 1) + 1;
+    p->pad_top = rng_range(0, eff_h - 1);
+    p->pad_left = rng_range(0, eff_w - 1);
+    size_t pb = rng_range(0, eff_h - 1), pr = rng_range(0, eff_w - 1);
+    if (p->in_h + p->pad_top + pb < eff_h) pb = eff_h - p->in_h - p->pad_top;
+    if (p->in_w + p->pad_left + pr < eff_w) pr = eff_w - p->in_w - p->pad_left;
+    p->out_h = (p->in_h + p->pad_top + pb - eff_h) / p->stride_h + 1;
+    p->out_w = (p->in_w + p->pad_left + pr - eff_w) / p->stride_w + 1;
+    p->count_include_pad = (int)rng_range(0, 1);
+}
+
+static void check_global_avgpool(size_t hw, size_t channels) {
+    gbuf in = gb_new(hw * channels);
+    gb_random(&in);
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+        gbuf out = gb_new(channels);
+        ks->global_avgpool(hw, channels, in.p, out.p);
+        int ok = gb_guards_ok(&out) && gb_guards_ok(&in);
+        for (size_t c = 0; ok && c < channels; c++) {
+            double s = 0.0, m = 0.0;
+            for (size_t i = 0; i < hw; i++) {
+                s += in.p[i * channels + c];
+                m += fabs(in.p[i * channels + c]);
+            }
+            ok = close_enough(out.p[c], s / (double)hw, hw, m / (double)hw);
+        }
+        report(ok, "[%s] global_avgpool hw %zu channels %zu", ks->variant, hw, channels);
+        gb_free(&out);
+    }
+    gb_free(&in);
+}
+
+static void test_pool(size_t random_cases) {
+    gl_pool2d_params p;
+    for (size_t i = 0; i < random_cases; i++) {
+        random_pool(&p);
+        check_pool(&p, 0);
+    }
+    for (size_t i = 0; i < 10; i++) {
+        random_pool(&p);
+        check_pool(&p, 1);
+    }
+    /* Typical: 3x3 s2 pad 1 on odd and even inputs; ResNet's stem pool. */
+    const gl_pool2d_params typical[] = {
+        {7, 7, 17, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 0},
+        {8, 8, 17, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1},
+        {112, 112, 8, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1, 0},
+        /* windows wholly in the implied bottom/right padding: -inf for max, 0 for average */
+        {2, 2, 3, 5, 5, 2, 2, 1, 1, 1, 1, 0, 0, 0},
+        {2, 2, 3, 5, 5, 2, 2, 1, 1, 1, 1, 0, 0, 1},
+        /* window bigger than the image */
+        {2, 3, 9, 2, 3, 5, 5, 1, 1, 1, 1, 2, 2, 0},
+        {2, 3, 9, 2, 3, 5, 5, 1, 1, 1, 1, 2, 2, 1},
+    };
+    for (size_t i = 0; i < COUNT(typical); i++) check_pool(&typical[i], 0);
+
+    static const size_t hws[] = {1, 2, 7, 49, 50, 197, 3136};
+    static const size_t chans[] = {1, 3, 7, 8, 9, 15, 17, 33, 1280};
+    for (size_t i = 0; i < COUNT(hws); i++)
+        for (size_t j = 0; j < COUNT(chans); j++) check_global_avgpool(hws[i], chans[j]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* gemm                                                                       */
+
+static void check_gemm(size_t m, size_t n, size_t k, int trans_a, int trans_b, float alpha, float beta,
+                       size_t pad) {
+    /* a is m×k, stored row-major with leading dimension k+pad, or transposed (k×m, ld m+pad) */
+    const size_t lda = (trans_a ? m : k) + pad, ldb = (trans_b ? k : n) + pad, ldc = n + pad;
+    const size_t a_rows = trans_a ? k : m, b_rows = trans_b ? n : k;
+    gbuf a = gb_new(a_rows * lda), b = gb_new(b_rows * ldb), c0 = gb_new(m * ldc);
+    gb_random(&a);
+    gb_random(&b);
+    gb_random(&c0);
+    if (beta == 0.0f) /* c's old contents must be ignored, NaN included */
+        for (size_t i = 0; i < m * ldc; i++) c0.p[i] = NAN;
+    for (size_t i = 0; i < m; i++) /* padding columns of c must not be written */
+        for (size_t j = n; j < ldc; j++) c0.p[i * ldc + j] = poison();
+    const size_t a_rs = trans_a ? 1 : lda, a_cs = trans_a ? lda : 1;
+    const size_t b_rs = trans_b ? 1 : ldb, b_cs = trans_b ? ldb : 1;
+
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+        gbuf c = gb_copy(&c0);
+        ks->gemm(m, n, k, alpha, a.p, a_rs, a_cs, b.p, b_rs, b_cs, beta, c.p, ldc);
+        int ok = gb_guards_ok(&c) && gb_guards_ok(&a) && gb_guards_ok(&b);
+        size_t bad = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < ldc; j++) {
+                const float got = c.p[i * ldc + j];
+                if (j >= n) {
+                    if (!is_poison(got)) bad++;
+                    continue;
+                }
+                double s = 0.0, mg = 0.0;
+                for (size_t kk = 0; kk < k; kk++) {
+                    const double t = (double)a.p[i * a_rs + kk * a_cs] * b.p[kk * b_rs + j * b_cs];
+                    s += t;
+                    mg += fabs(t);
+                }
+                double ref = alpha * s, mag = fabs(alpha) * mg;
+                if (beta != 0.0f) {
+                    ref += (double)beta * c0.p[i * ldc + j];
+                    mag += fabs((double)beta * c0.p[i * ldc + j]);
+                }
+                if (!close_enough(got, ref, k + 1, mag)) {
+                    if (bad++ == 0) detail("c[%zu][%zu] = %.9g, reference %.9g", i, j, (double)got, ref);
+                }
+            }
+        ok = ok && bad == 0;
+        report(ok, "[%s] gemm m %zu n %zu k %zu trans_a %d trans_b %d alpha %g beta %g pad %zu",
+               ks->variant, m, n, k, trans_a, trans_b, (double)alpha, (double)beta, pad);
+        gb_free(&c);
+    }
+    gb_free(&a);
+    gb_free(&b);
+    gb_free(&c0);
+}
+
+static void test_gemm(size_t random_cases) {
+    static const size_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 65, 100};
+    static const float alphas[] = {1.0f, -0.5f, 2.0f};
+    static const float betas[] = {0.0f, 1.0f, 0.25f};
+    for (size_t i = 0; i < random_cases; i++) {
+        check_gemm(rng_pick(dims, COUNT(dims)), rng_pick(dims, COUNT(dims)), rng_pick(dims, COUNT(dims)),
+                   (int)(i & 1), (int)((i >> 1) & 1), alphas[rng_range(0, 2)], betas[(i >> 2) % 3],
+                   rng_range(0, 3));
+    }
+    /* edges: empty sums and empty matrices; the classifier's fully connected layer */
+    for (int t = 0; t < 4; t++) {
+        check_gemm(3, 5, 0, t & 1, t >> 1, 1.0f, 0.0f, 1);
+        check_gemm(3, 5, 0, t & 1, t >> 1, 1.0f, 0.5f, 0);
+        check_gemm(0, 5, 4, t & 1, t >> 1, 1.0f, 0.5f, 0);
+        check_gemm(3, 0, 4, t & 1, t >> 1, 1.0f, 0.5f, 0);
+        check_gemm(1, 1000, 1280, t & 1, t >> 1, 1.0f, t == 3 ? 0.0f : 1.0f, 0);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv) {
+    uint64_t seed = 20240611u;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-v") == 0) verbose = 1;
+        else seed = strtoull(argv[i], NULL, 0);
+    }
+    rng_state = seed;
+    printf("seed %llu; variants:", (unsigned long long)seed);
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++)
+        printf(" %s%s", gl_kernels_variant(v)->variant,
+               gl_kernels_variant_supported(gl_kernels_variant(v)) ? "" : " (unsupported here)");
+    printf("\n");
+
+    test_registry();
+    test_conv(1200);
+    test_coverage();
+    test_pool(300);
+    test_gemm(300);
+
+    printf("%lu passed, %lu failed\n", n_passed, n_failed);
+    return n_failed == 0 ? 0 : 1;
+}
