@@ -53,6 +53,8 @@ let package = Package(
         ),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
-        .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage"]),
+        .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage", "GlimpseCore"]),
+        // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
+        .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
     ]
 )

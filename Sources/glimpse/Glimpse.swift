@@ -1,1 +1,9 @@
-// Placeholder until the CLI lands.
+// The glimpse command: a thin layer of subcommands over the Glimpse libraries.
+import ArgumentParser
+
+@main
+struct Glimpse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Glimpse: a small, fast image-recognition engine and server.",
+        subcommands: [Classify.self, Models.self])
+}

@@ -1,0 +1,92 @@
+// `glimpse classify`: JPEG files → top classes, on this machine.
+import ArgumentParser
+import Foundation
+import GlimpseEngine
+import GlimpseImage
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify JPEG images with a local model.",
+        discussion: "Prints the top classes of each image: label, class index and probability.")
+
+    @Option(name: .shortAndLong, help: "Model name: a <name>.onnx file in the models folder.")
+    var model = "lite0"
+
+    @Option(help: "How many classes to print per image.")
+    var top = 5
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @OptionGroup var folder: ModelFolderOptions
+
+    @Argument(help: "JPEG files.")
+    var images: [String]
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+        guard !images.isEmpty else { throw ValidationError("name at least one image") }
+    }
+
+    struct Result: Encodable {
+        var image: String
+        var model: String
+        var predictions: [Prediction]?
+        var error: String?
+    }
+
+    func run() throws {
+        let classifier: LocalClassifier
+        do { classifier = try LocalClassifier(model: folder.repository.load(model)) } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        var results: [Result] = []
+        for path in images {
+            do {
+                let bytes = try readFile(path)
+                let predictions = try classifier.classify(jpeg: bytes, top: top)
+                results.append(Result(image: path, model: model, predictions: predictions))
+                if !json {
+                    print(path)
+                    for p in predictions {
+                        print(String(format: "  %5.1f%%  %4d  %@", p.probability * 100, p.index, p.label))
+                    }
+                }
+            } catch {
+                results.append(Result(image: path, model: model, error: "\(error)"))
+                printError("\(path): \(error)")
+            }
+        }
+        if json { try printJSON(results) }
+        if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
+    }
+}
+
+struct FileError: Error, CustomStringConvertible {
+    var description: String
+}
+
+func readFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw FileError(description: "cannot read the file") }
+    return [UInt8](data)
+}
+
+/// JPEG bytes → top-k, with one image pipeline and one engine session.
+final class LocalClassifier {
+    let info: ClassifierInfo
+    private let pipeline: ImagePipeline
+    private let session: Session
+
+    init(model: Model) throws {
+        info = try ClassifierInfo(model: model)
+        pipeline = ImagePipeline(Preprocessing(size: info.inputSize, resizeRatio: info.resizeRatio, mean: info.mean, std: info.std))
+        session = model.makeSession()
+    }
+
+    func classify(jpeg: [UInt8], top: Int) throws -> [Prediction] {
+        try jpeg.withUnsafeBytes { bytes in try pipeline.preprocess(jpeg: bytes, into: session.input()) }
+        session.run()
+        return topPredictions(session.output(), k: top, labels: info.labels)
+    }
+}

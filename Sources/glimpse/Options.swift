@@ -1,0 +1,26 @@
+// Options shared by the subcommands.
+import ArgumentParser
+import Foundation
+import GlimpseEngine
+
+struct ModelFolderOptions: ParsableArguments {
+    @Option(name: .customLong("models-dir"),
+            help: "Folder of <name>.onnx models (default: $GLIMPSE_MODELS, else ./models).")
+    var modelsDirectory: String?
+
+    var repository: ModelRepository {
+        modelsDirectory.map { ModelRepository(directory: URL(fileURLWithPath: $0)) } ?? .standard
+    }
+}
+
+/// Prints `message` to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("glimpse: \(message)\n".utf8))
+}
+
+/// Encodes `value` as pretty, key-sorted JSON on standard output.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
