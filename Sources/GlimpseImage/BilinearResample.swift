@@ -9,7 +9,7 @@
 
 /// Fixed-point fraction bits of the weights, as in Pillow: 8 bits of pixel + 22 + 2 spare (for negative
 /// lobes of other filters) fit an Int32 accumulator.
-let weightFractionBits: Int32 = 22
+@_spi(Testing) public let weightFractionBits: Int32 = 22
 
 /// Memory that grows to the largest size asked for and is then reused; contents do not survive growth.
 /// Only for trivial element types (bytes, integers, floats).
@@ -35,22 +35,22 @@ struct Scratch<Element>: ~Copyable {
 
 /// The filter taps of one axis for output positions `first ..< first + count`: output `i` is
 /// `Σ weights[i * maxTaps + t] * input[starts[i] + t]` for `t < lengths[i]`, rounded to 8 bits.
-struct BilinearTaps: ~Copyable {
+@_spi(Testing) public struct BilinearTaps: ~Copyable {
     private var startStorage = Scratch<Int32>()
     private var lengthStorage = Scratch<Int32>()
     private var weightStorage = Scratch<Int32>()
     private var realWeights = Scratch<Double>()
 
-    private(set) var count = 0
+    @_spi(Testing) public private(set) var count = 0
     /// The length every output's window has, when `compute(..., uniform: true)` made them equal.
-    private(set) var uniformLength: Int?
+    @_spi(Testing) public private(set) var uniformLength: Int?
     /// Weights per output position (Pillow's `ksize`), the stride of `weights`.
-    private(set) var maxTaps = 0
-    private(set) var starts: UnsafeMutablePointer<Int32>
-    private(set) var lengths: UnsafeMutablePointer<Int32>
-    private(set) var weights: UnsafeMutablePointer<Int32>
+    @_spi(Testing) public private(set) var maxTaps = 0
+    @_spi(Testing) public private(set) var starts: UnsafeMutablePointer<Int32>
+    @_spi(Testing) public private(set) var lengths: UnsafeMutablePointer<Int32>
+    @_spi(Testing) public private(set) var weights: UnsafeMutablePointer<Int32>
 
-    init() {
+    @_spi(Testing) public init() {
         starts = startStorage.reserve(1)
         lengths = lengthStorage.reserve(1)
         weights = weightStorage.reserve(1)
@@ -77,7 +77,7 @@ struct BilinearTaps: ~Copyable {
     /// left with their weights shifted right where they would pass the input's end, the new taps
     /// weighing 0. Sums are unchanged, and a fixed trip count lets the inner loop unroll instead of
     /// mispredicting its exit on every pixel.
-    mutating func compute(inputSize: Int, inputExtent: Float, outputSize: Int, first: Int, count: Int, uniform: Bool = false) {
+    @_spi(Testing) public mutating func compute(inputSize: Int, inputExtent: Float, outputSize: Int, first: Int, count: Int, uniform: Bool = false) {
         precondition(count > 0 && first >= 0 && first + count <= outputSize && inputSize > 0)
         let scale = Double(inputExtent) / Double(outputSize)
         let filterScale = max(scale, 1)  // upscaling keeps the plain triangle; downscaling widens it
@@ -149,7 +149,7 @@ let roundingBias: Int32 = 1 << (weightFractionBits - 1)
 
 /// Horizontal pass over packed RGB rows `rows` of `source`, writing `columns.count` RGB pixels per row,
 /// packed, into `destination`.
-func resampleRows(
+@_spi(Testing) public func resampleRows(
     source: UnsafePointer<UInt8>, sourceRowBytes: Int, rows: Range<Int>,
     columns: borrowing BilinearTaps, destination: UnsafeMutablePointer<UInt8>
 ) {

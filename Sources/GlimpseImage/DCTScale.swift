@@ -14,7 +14,7 @@ public struct DCTScale: Sendable, Hashable, CustomStringConvertible {
     static let candidates: [DCTScale] = [.eighth, .quarter, .half]
 
     /// The decoded length of a side, libjpeg's rounding (`TJSCALED`): a partial 8×8 block still yields a pixel.
-    func scaled(_ length: Int) -> Int {
+    public func scaled(_ length: Int) -> Int {
         (length + denominator - 1) / denominator
     }
 

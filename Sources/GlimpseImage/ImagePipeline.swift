@@ -93,7 +93,7 @@ public final class ImagePipeline {
     }
 
     /// Bytes of scratch memory this pipeline holds; grows to the largest image seen, never shrinks.
-    var scratchByteCount: Int {
+    @_spi(Testing) public var scratchByteCount: Int {
         decoded.capacity + rowPass.capacity + columnSums.capacity * MemoryLayout<Int32>.stride
             + columnTaps.byteCount + rowTaps.byteCount
     }
@@ -111,21 +111,21 @@ public final class ImagePipeline {
     }
 
     /// A decoded image in this pipeline's scratch memory, valid until the next call.
-    struct DecodedImage {
+    @_spi(Testing) public struct DecodedImage {
         /// Packed RGB, `width * height * 3` bytes.
-        var pixels: UnsafePointer<UInt8>
+        @_spi(Testing) public var pixels: UnsafePointer<UInt8>
         /// Decoded size, after DCT scaling.
-        var width: Int
-        var height: Int
-        var scale: DCTScale
+        @_spi(Testing) public var width: Int
+        @_spi(Testing) public var height: Int
+        @_spi(Testing) public var scale: DCTScale
         /// As declared by the header.
-        var originalWidth: Int
-        var originalHeight: Int
+        @_spi(Testing) public var originalWidth: Int
+        @_spi(Testing) public var originalHeight: Int
     }
 
     /// Validates the header, picks the DCT scale and decodes to packed RGB. Every limit is checked from the
     /// header, before the decode buffer is sized.
-    func decode(_ jpeg: UnsafeRawBufferPointer) throws(ImageError) -> DecodedImage {
+    @_spi(Testing) public func decode(_ jpeg: UnsafeRawBufferPointer) throws(ImageError) -> DecodedImage {
         let frame = try scanJPEGMarkers(jpeg)
         guard min(frame.width, frame.height) >= Self.minimumSide else {
             throw .tooSmall(width: frame.width, height: frame.height, minimum: Self.minimumSide)

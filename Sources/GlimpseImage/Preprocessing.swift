@@ -31,15 +31,19 @@ public struct Preprocessing: Sendable, Hashable {
 /// Where an image of a given size lands: resized to `resizedWidth`×`resizedHeight`, then the S×S window at
 /// (`cropLeft`, `cropTop`) is kept. Pure arithmetic on the original (declared) size, so the DCT scale used
 /// to decode does not move the crop.
-struct ResizeGeometry: Equatable {
-    var resizedWidth: Int
-    var resizedHeight: Int
-    var cropLeft: Int
-    var cropTop: Int
+@_spi(Testing) public struct ResizeGeometry: Equatable {
+    @_spi(Testing) public var resizedWidth: Int
+    @_spi(Testing) public var resizedHeight: Int
+    @_spi(Testing) public var cropLeft: Int
+    @_spi(Testing) public var cropTop: Int
+
+    @_spi(Testing) public init(resizedWidth: Int, resizedHeight: Int, cropLeft: Int, cropTop: Int) {
+        (self.resizedWidth, self.resizedHeight, self.cropLeft, self.cropTop) = (resizedWidth, resizedHeight, cropLeft, cropTop)
+    }
 }
 
 extension ResizeGeometry {
-    init(width: Int, height: Int, preprocessing p: Preprocessing) {
+    @_spi(Testing) public init(width: Int, height: Int, preprocessing p: Preprocessing) {
         let short = p.resizedShortSide
         // Long side is round(long × scale) with scale = short'/short, written that way so ties round
         // the same as the reference's Python expression; never below S so the crop always fits.

@@ -11,6 +11,10 @@ public struct JPEGInfo: Sendable, Hashable {
     public var width: Int
     public var height: Int
     public var colorspace: JPEGColorspace
+
+    public init(width: Int, height: Int, colorspace: JPEGColorspace) {
+        (self.width, self.height, self.colorspace) = (width, height, colorspace)
+    }
 }
 
 /// Reads a JPEG's size and colour model from its header. Throws the same errors `ImagePipeline` would

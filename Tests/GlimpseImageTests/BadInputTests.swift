@@ -1,7 +1,7 @@
 // Bad uploads: each gets its own typed error with the right status and a message naming the problem, never a crash.
 import GlimpseCore
 import Testing
-@testable import GlimpseImage
+@_spi(Testing) import GlimpseImage
 
 struct NotAJPEGTests {
     let pipeline = ImagePipeline(Preprocessing(size: 224))

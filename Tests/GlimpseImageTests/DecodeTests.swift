@@ -1,6 +1,6 @@
 // Decoding: every colour model and coding mode comes out as RGB of the right size with plausible pixels.
 import Testing
-@testable import GlimpseImage
+@_spi(Testing) import GlimpseImage
 
 @Suite(.enabled(if: TestData.haveImages, TestData.missingImages))
 struct DecodeTests {

@@ -1,7 +1,7 @@
 // Geometry, DCT scale choice and resampling, and the whole pipeline against the Pillow reference tensors.
 import Foundation
 import Testing
-@testable import GlimpseImage
+@_spi(Testing) import GlimpseImage
 
 struct DCTScaleTests {
     @Test(arguments: [

@@ -1,7 +1,7 @@
 // Finds the generated test images and goldens in the repository, and small helpers to read and doctor JPEGs.
 import Foundation
 import Testing
-@testable import GlimpseImage
+@_spi(Testing) import GlimpseImage
 
 enum TestData {
     /// The repository root, found from this file (symlinks resolved, so scratch packages that link the
