@@ -9,6 +9,8 @@ enum Layout: Hashable { case plain, nhwc }
 struct Program: Sendable {
     var steps: [any Step]
     var arenaSize: Int
+    /// What the intermediate tensors would take with no reuse (floats), for comparison.
+    var unsharedSize: Int
     var inputs: [(name: String, shape: [Int], offset: Int)]
     var outputs: [(name: String, shape: [Int], offset: Int)]
     var storage: ConstantStorage
@@ -64,11 +66,13 @@ struct Lowering {
             }
         }
         let (offsets, size) = plan(inputs: inputBuffers, outputs: outputBuffers)
+        let unshared = Set(buffers.indices.map(root)).reduce(0) { $0 + buffers[$1].size }
         let roots = buffers.indices.map(root)
         let offset = { (id: Int) -> Int in offsets[roots[id]]! }
         return Program(
             steps: pending.map { $0.build(offset) },
             arenaSize: size,
+            unsharedSize: unshared,
             inputs: zip(graph.inputs, inputBuffers).map { ($0, graph.shape($0), offset($1)) },
             outputs: zip(graph.outputs, outputBuffers).map { ($0, graph.shape($0), offset($1)) },
             storage: storage,

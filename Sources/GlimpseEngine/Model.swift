@@ -58,6 +58,9 @@ public final class Model: Sendable {
     /// Bytes of working memory each session needs.
     public var arenaBytes: Int { program.arenaSize * MemoryLayout<Float>.size }
 
+    /// What every intermediate tensor would take if none shared memory.
+    public var unsharedBytes: Int { program.unsharedSize * MemoryLayout<Float>.size }
+
     /// Which kernel each convolution (and dense layer) runs.
     public var convolutionKernels: [(node: String, kernel: String)] { program.convKernels }
 

@@ -16,6 +16,8 @@ struct Models: ParsableCommand {
         var parameters: Int?
         var version: String?
         var classes: Int?
+        /// Working memory of one session (one per worker), in bytes.
+        var arenaBytes: Int?
         var error: String?
     }
 
@@ -26,7 +28,7 @@ struct Models: ParsableCommand {
                 let model = try repository.load(name)
                 let info = try ClassifierInfo(model: model)
                 return Entry(name: name, inputSize: info.inputSize, parameters: model.parameterCount,
-                             version: info.version, classes: info.labels.count)
+                             version: info.version, classes: info.labels.count, arenaBytes: model.arenaBytes)
             } catch {
                 return Entry(name: name, error: "\(error)")
             }
@@ -36,13 +38,14 @@ struct Models: ParsableCommand {
             printError("no models in \(repository.directory.path): run scripts/setup")
             throw ExitCode(1)
         }
-        print("MODEL   INPUT      PARAMS  VERSION")
+        print("MODEL   INPUT      PARAMS   ARENA  VERSION")
         for e in entries {
             if let error = e.error {
                 print("\(e.name.padding(toLength: 7, withPad: " ", startingAt: 0)) error: \(error)")
             } else {
                 let params = String(format: "%.2fM", Double(e.parameters ?? 0) / 1e6)
-                print("\(e.name.padding(toLength: 7, withPad: " ", startingAt: 0)) \(e.inputSize!)x\(e.inputSize!)  \(params.leftPad(9))  \(e.version!)")
+                let arena = String(format: "%.1fMB", Double(e.arenaBytes ?? 0) / 1e6)
+                print("\(e.name.padding(toLength: 7, withPad: " ", startingAt: 0)) \(e.inputSize!)x\(e.inputSize!)  \(params.leftPad(9))  \(arena.leftPad(6))  \(e.version!)")
             }
         }
     }

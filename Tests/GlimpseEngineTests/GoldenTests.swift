@@ -46,6 +46,15 @@ let logitTolerance: Float = 1e-3
         #expect((281...285).contains(top1), "top-1 class \(top1) is not a cat")
     }
 
+    @Test func arenaReusesMemoryOfDeadTensors() throws {
+        let model = try Fixtures.model("lite0")
+        // Lite0's intermediate tensors add up to ~28 MB; the largest pair alive at once (the
+        // 112×112×96 expansion and its 112×112×16 input) is 5.6 MB, the least any plan can use.
+        #expect(model.arenaBytes * 4 < model.unsharedBytes, "arena \(model.arenaBytes) B, unshared \(model.unsharedBytes) B")
+        #expect(model.arenaBytes < 7 * 1 << 20)
+        print("lite0 arena \(model.arenaBytes) bytes; without reuse \(model.unsharedBytes) bytes")
+    }
+
     @Test func batchNormIsFoldedAndClampsAreFused() throws {
         let model = try Fixtures.model("lite0")
         // Every Conv+BN(+Clip)(+Add) chain is one conv step; what is left is the pooling and the classifier.
