@@ -42,6 +42,11 @@ let package = Package(
             ]
         ),
         .target(name: "GlimpseImage", dependencies: ["GlimpseCore", "CTurboJPEG"]),
+        // The RPC contract: generated messages and the frame around them, nothing else.
+        .target(
+            name: "GlimpseProtocol",
+            dependencies: ["GlimpseCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .executableTarget(
             name: "glimpse",
             dependencies: [

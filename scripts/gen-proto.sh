@@ -24,4 +24,5 @@ gen() { # gen PROTO_ROOT OUT_DIR FILE...
 }
 
 gen proto/onnx Sources/GlimpseEngine/Generated onnx.proto
+gen proto Sources/GlimpseProtocol/Generated glimpse/v1/glimpse.proto
 echo "generated Swift code is up to date"
