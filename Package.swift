@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // The hot kernels, in C: scalar reference plus SIMD variants, one dispatch table.
@@ -42,16 +44,33 @@ let package = Package(
             ]
         ),
         .target(name: "GlimpseImage", dependencies: ["GlimpseCore", "CTurboJPEG"]),
+        // libnanomsg (Debian libnanomsg-dev) and the thin Swift layer over it.
+        .systemLibrary(name: "CNanomsg", path: "Sources/CNanomsg", providers: [.apt(["libnanomsg-dev"])]),
+        .target(name: "GlimpseNanomsg", dependencies: ["GlimpseCore", "CNanomsg"]),
         // The RPC contract: generated messages and the frame around them, nothing else.
         .target(
             name: "GlimpseProtocol",
             dependencies: ["GlimpseCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
+        // The server: front on a raw REP socket, bounded queue, workers, result cache, stats.
+        .target(
+            name: "GlimpseServer",
+            dependencies: [
+                "GlimpseEngine", "GlimpseImage", "GlimpseProtocol", "GlimpseNanomsg",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // The Swift client.
+        .target(name: "GlimpseClient", dependencies: ["GlimpseProtocol", "GlimpseNanomsg"]),
         .executableTarget(
             name: "glimpse",
             dependencies: [
                 "GlimpseEngine",
                 "GlimpseImage",
+                "GlimpseServer",
+                "GlimpseClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

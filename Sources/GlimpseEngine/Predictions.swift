@@ -5,6 +5,10 @@ public struct Prediction: Sendable, Codable, Equatable {
     public var index: Int
     public var label: String
     public var probability: Float
+
+    public init(index: Int, label: String, probability: Float) {
+        (self.index, self.label, self.probability) = (index, label, probability)
+    }
 }
 
 /// The `k` largest logits, largest first, with probabilities from a softmax over all of them.

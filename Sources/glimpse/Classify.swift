@@ -1,12 +1,13 @@
 // `glimpse classify`: JPEG files → top classes, on this machine.
 import ArgumentParser
 import Foundation
+import GlimpseClient
 import GlimpseEngine
 import GlimpseImage
 
-struct Classify: ParsableCommand {
+struct Classify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Classify JPEG images with a local model.",
+        abstract: "Classify JPEG images with a local model, or on a server with --server.",
         discussion: "Prints the top classes of each image: label, class index and probability.")
 
     @Option(name: .shortAndLong, help: "Model name: a <name>.onnx file in the models folder.")
@@ -17,6 +18,12 @@ struct Classify: ParsableCommand {
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
+
+    @Option(help: "A Glimpse server's URL (tcp://HOST:PORT or ipc:///path): classify there instead of here.")
+    var server: String?
+
+    @Option(help: "Seconds to wait for each reply from --server.")
+    var timeout: Double = 10
 
     @OptionGroup var folder: ModelFolderOptions
 
@@ -35,17 +42,28 @@ struct Classify: ParsableCommand {
         var error: String?
     }
 
-    func run() throws {
-        let classifier: LocalClassifier
-        do { classifier = try LocalClassifier(model: folder.repository.load(model)) } catch {
-            printError("\(error)")
-            throw ExitCode(2)
+    func run() async throws {
+        let classify: (_ jpeg: [UInt8]) async throws -> [Prediction]
+        if let server {
+            let client = GlimpseClient(url: server, timeout: .milliseconds(Int(timeout * 1000)))
+            classify = { jpeg in
+                try await client.classify(jpeg: Data(jpeg), model: model, topK: top).classes.map {
+                    Prediction(index: Int($0.index), label: $0.label, probability: $0.probability)
+                }
+            }
+        } else {
+            let local: LocalClassifier
+            do { local = try LocalClassifier(model: folder.repository.load(model)) } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+            classify = { jpeg in try local.classify(jpeg: jpeg, top: top) }
         }
         var results: [Result] = []
         for path in images {
             do {
                 let bytes = try readFile(path)
-                let predictions = try classifier.classify(jpeg: bytes, top: top)
+                let predictions = try await classify(bytes)
                 results.append(Result(image: path, model: model, predictions: predictions))
                 if !json {
                     print(path)

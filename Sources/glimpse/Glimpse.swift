@@ -2,8 +2,8 @@
 import ArgumentParser
 
 @main
-struct Glimpse: ParsableCommand {
+struct Glimpse: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Glimpse: a small, fast image-recognition engine and server.",
-        subcommands: [Classify.self, Models.self])
+        subcommands: [Classify.self, Models.self, Serve.self])
 }

@@ -90,6 +90,10 @@ public nonisolated struct Glimpse_V1_RequestEnvelope: Sendable {
   /// The method's request message, serialized.
   public var body: Data = Data()
 
+  /// An absolute deadline in milliseconds since the Unix epoch, for callers whose clock agrees
+  /// with the server's (same host, or NTP); 0 = none. The earlier of this and timeout_ms applies.
+  public var deadlineUnixMs: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -537,7 +541,7 @@ nonisolated extension Glimpse_V1_DataType: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Glimpse_V1_RequestEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RequestEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{3}request_id\0\u{3}timeout_ms\0\u{1}metadata\0\u{1}body\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{3}request_id\0\u{3}timeout_ms\0\u{1}metadata\0\u{1}body\0\u{3}deadline_unix_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -550,6 +554,7 @@ nonisolated extension Glimpse_V1_RequestEnvelope: SwiftProtobuf.Message, SwiftPr
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.timeoutMs) }()
       case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.body) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.deadlineUnixMs) }()
       default: break
       }
     }
@@ -571,6 +576,9 @@ nonisolated extension Glimpse_V1_RequestEnvelope: SwiftProtobuf.Message, SwiftPr
     if !self.body.isEmpty {
       try visitor.visitSingularBytesField(value: self.body, fieldNumber: 5)
     }
+    if self.deadlineUnixMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.deadlineUnixMs, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -580,6 +588,7 @@ nonisolated extension Glimpse_V1_RequestEnvelope: SwiftProtobuf.Message, SwiftPr
     if lhs.timeoutMs != rhs.timeoutMs {return false}
     if lhs.metadata != rhs.metadata {return false}
     if lhs.body != rhs.body {return false}
+    if lhs.deadlineUnixMs != rhs.deadlineUnixMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

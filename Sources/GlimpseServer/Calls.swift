@@ -1,0 +1,200 @@
+// The calls that need a worker: validated on the front, executed on a worker.
+import Foundation
+import GlimpseCore
+import GlimpseEngine
+import GlimpseImage
+import GlimpseProtocol
+
+/// A call's failure, with the gRPC status it is answered with.
+struct CallError: StatusError {
+    var status: StatusCode
+    var description: String
+
+    init(_ status: StatusCode, _ message: String) {
+        self.status = status
+        description = message
+    }
+
+    init(_ error: any StatusError) {
+        status = error.status
+        description = error.description
+    }
+}
+
+/// A model the server holds, and what it needs to classify images with it.
+final class LoadedModel: Sendable {
+    let name: String
+    let model: Model
+    /// nil for models that do not take one [1, 3, S, S] image (they still serve Infer).
+    let classifier: ClassifierInfo?
+
+    init(name: String, model: Model) {
+        self.name = name
+        self.model = model
+        classifier = try? ClassifierInfo(model: model)
+    }
+
+    var version: String { classifier?.version ?? model.metadata["glimpse.version"] ?? "unversioned" }
+
+    var preprocessing: Preprocessing? {
+        classifier.map { Preprocessing(size: $0.inputSize, resizeRatio: $0.resizeRatio, mean: $0.mean, std: $0.std) }
+    }
+}
+
+/// A validated call, ready for a worker.
+enum Call: Sendable {
+    case classifyJPEG(Data, topK: Int)
+    case classifyTensor(Data, topK: Int)
+    /// Raw FP32 bytes for each model input, in the model's input order.
+    case infer([Data])
+}
+
+extension Call {
+    /// Checks a Classify request against the model and the server's limits.
+    static func classify(_ request: Glimpse_V1_ClassifyRequest, model: LoadedModel, maxPayload: Int) throws(CallError) -> Call {
+        guard let info = model.classifier else {
+            throw CallError(.invalidArgument, "model '\(model.name)' is not an image classifier (inputs \(model.model.inputs.map(\.shape))); use Infer")
+        }
+        let topK = min(request.topK == 0 ? 5 : Int(request.topK), max(info.labels.count, model.model.outputs.first.map { $0.shape.reduce(1, *) } ?? 1))
+        switch request.input {
+        case let .jpeg(bytes)?:
+            guard !bytes.isEmpty else { throw CallError(.invalidArgument, "ClassifyRequest.jpeg is empty") }
+            guard bytes.count <= maxPayload else {
+                throw CallError(.resourceExhausted, "JPEG of \(bytes.count) bytes is over this server's limit of \(maxPayload) bytes")
+            }
+            return .classifyJPEG(bytes, topK: topK)
+        case let .tensor(tensor)?:
+            let raw = try validate(tensor, against: model.model.inputs[0], maxPayload: maxPayload)
+            return .classifyTensor(raw, topK: topK)
+        case nil:
+            throw CallError(.invalidArgument, "ClassifyRequest has neither jpeg nor tensor")
+        }
+    }
+
+    /// Checks an Infer request: one tensor per model input, by name (or by position when unnamed).
+    static func infer(_ request: Glimpse_V1_InferRequest, model: LoadedModel, maxPayload: Int) throws(CallError) -> Call {
+        let specs = model.model.inputs
+        guard request.inputs.count == specs.count else {
+            throw CallError(.invalidArgument, "model '\(model.name)' takes \(specs.count) input(s) \(specs.map(\.name)), got \(request.inputs.count)")
+        }
+        var raws: [Data] = []
+        for (position, spec) in specs.enumerated() {
+            let tensor = request.inputs.first { $0.name == spec.name }
+                ?? (request.inputs[position].name.isEmpty ? request.inputs[position] : nil)
+            guard let tensor else {
+                throw CallError(.invalidArgument, "no tensor for input '\(spec.name)'; got \(request.inputs.map(\.name))")
+            }
+            raws.append(try validate(tensor, against: spec, maxPayload: maxPayload))
+        }
+        return .infer(raws)
+    }
+
+    private static func validate(_ tensor: Glimpse_V1_Tensor, against spec: TensorSpec, maxPayload: Int) throws(CallError) -> Data {
+        guard tensor.datatype == .fp32 else {
+            throw CallError(.invalidArgument, "tensor '\(spec.name)' has datatype \(tensor.datatype); the model takes FP32")
+        }
+        let shape = tensor.shape.map { Int($0) }
+        guard shape == spec.shape else {
+            throw CallError(.invalidArgument, "tensor '\(spec.name)' has shape \(shape); the model takes \(spec.shape)")
+        }
+        guard tensor.rawContents.count <= maxPayload else {
+            throw CallError(.resourceExhausted, "tensor of \(tensor.rawContents.count) bytes is over this server's limit of \(maxPayload) bytes")
+        }
+        let expected = spec.shape.reduce(1, *) * MemoryLayout<Float>.size
+        guard tensor.rawContents.count == expected else {
+            throw CallError(.invalidArgument, "tensor '\(spec.name)' has \(tensor.rawContents.count) bytes; shape \(spec.shape) in FP32 needs \(expected)")
+        }
+        return tensor.rawContents
+    }
+}
+
+/// One worker's means of running calls: a session (arena) and an image pipeline per model.
+final class Executor {
+    private struct Slot {
+        let model: LoadedModel
+        let session: Session
+        let pipeline: ImagePipeline?
+    }
+
+    private var slots: [String: Slot] = [:]
+
+    init(models: [LoadedModel]) {
+        for model in models {
+            slots[model.name] = Slot(model: model, session: model.model.makeSession(),
+                                     pipeline: model.preprocessing.map { ImagePipeline($0) })
+        }
+    }
+
+    /// Runs `call`, returning the serialized response body and the time spent in each stage (µs).
+    func run(_ call: Call, on name: String) throws(CallError) -> (body: Data, preprocess: UInt64, inference: UInt64) {
+        let slot = slots[name]!
+        let start = monotonicNanoseconds()
+        switch call {
+        case let .classifyJPEG(bytes, topK):
+            let failure: ImageError? = bytes.withUnsafeBytes { raw in
+                do throws(ImageError) { try slot.pipeline!.preprocess(jpeg: raw, into: slot.session.input()) } catch { return error }
+                return nil
+            }
+            if let failure { throw CallError(failure) }
+            return classified(slot, topK: topK, start: start)
+        case let .classifyTensor(raw, topK):
+            copy(raw, into: slot.session.input())
+            return classified(slot, topK: topK, start: start)
+        case let .infer(raws):
+            for (index, raw) in raws.enumerated() { copy(raw, into: slot.session.input(index)) }
+            let ready = monotonicNanoseconds()
+            slot.session.run()
+            let done = monotonicNanoseconds()
+            var response = Glimpse_V1_InferResponse()
+            response.model = slot.model.name
+            response.modelVersion = slot.model.version
+            response.outputs = slot.model.model.outputs.enumerated().map { index, spec in
+                var tensor = Glimpse_V1_Tensor()
+                tensor.name = spec.name
+                tensor.datatype = .fp32
+                tensor.shape = spec.shape.map { Int64($0) }
+                tensor.rawContents = Data(buffer: slot.session.output(index))
+                return tensor
+            }
+            response.timing = timing(preprocess: ready - start, inference: done - ready)
+            return (serialized(response), (ready - start) / 1000, (done - ready) / 1000)
+        }
+    }
+
+    private func classified(_ slot: Slot, topK: Int, start: UInt64) -> (body: Data, preprocess: UInt64, inference: UInt64) {
+        let ready = monotonicNanoseconds()
+        slot.session.run()
+        let done = monotonicNanoseconds()
+        var response = Glimpse_V1_ClassifyResponse()
+        response.model = slot.model.name
+        response.modelVersion = slot.model.version
+        response.classes = topPredictions(slot.session.output(), k: topK, labels: slot.model.classifier?.labels ?? []).map { p in
+            var c = Glimpse_V1_Classification()
+            c.index = Int32(p.index)
+            c.label = p.label
+            c.probability = p.probability
+            return c
+        }
+        response.timing = timing(preprocess: ready - start, inference: done - ready)
+        return (serialized(response), (ready - start) / 1000, (done - ready) / 1000)
+    }
+
+    private func timing(preprocess: UInt64, inference: UInt64) -> Glimpse_V1_Timing {
+        var timing = Glimpse_V1_Timing()
+        timing.preprocessUs = preprocess / 1000
+        timing.inferenceUs = inference / 1000
+        return timing
+    }
+
+    private func copy(_ raw: Data, into input: UnsafeMutableBufferPointer<Float>) {
+        raw.withUnsafeBytes { bytes in
+            UnsafeMutableRawBufferPointer(input).copyMemory(from: bytes)
+        }
+    }
+}
+
+func serialized(_ message: some SwiftProtobuf.Message) -> Data {
+    (try? message.serializedData()) ?? Data()
+}
+
+import SwiftProtobuf
