@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
         .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage", "GlimpseCore"]),
+        .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
         // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
         .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
     ]
