@@ -60,7 +60,7 @@ final class ServerStats: @unchecked Sendable {
 }
 
 /// Monotonic time in nanoseconds.
-@inline(__always) func monotonicNanoseconds() -> UInt64 {
+@inline(__always) public func monotonicNanoseconds() -> UInt64 {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
