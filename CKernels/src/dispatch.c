@@ -9,8 +9,6 @@
  * first whose `supports` accepts the shape, so order is priority. The tests
  * and the bench walk these same tables through gl_kernels_variant.
  */
-#define GL_CONV2D(name, variant, supports, packed_size, pack) \
-    { #name, variant, supports, packed_size, pack, name }
 
 static const gl_conv2d_kernel scalar_conv2d[] = {
     GL_CONV2D(gl_f32_conv1x1_4x8_scalar, "scalar", gl_f32_conv1x1_supports,
@@ -37,18 +35,14 @@ static const gl_kernels scalar_kernels = {
 
 static int always(void) { return 1; }
 
-/* ---- AVX2+FMA (x86_64), next issue: ---------------------------------------
- * static const gl_conv2d_kernel avx2_conv2d[] = { GL_CONV2D(..., "avx2", ...), ... };
- * static const gl_kernels avx2_kernels = { .variant = "avx2", ... };
- * static int avx2_supported(void) {
- *     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
- * }
- * (all under #if defined(__x86_64__); kernel files in src/x86/ compiled with
- * target("avx2,fma") attributes so the rest of the build stays baseline).
- * ---- NEON (aarch64), next issue: ----------------------------------------
- * static const gl_kernels neon_kernels = { .variant = "neon", ... };
- * NEON is architectural on aarch64, so its `supported` is `always`.
- */
+#if defined(__x86_64__)
+/* AVX2+FMA: the table lives in src/x86/ (kernels built with target("avx2,fma")
+ * attributes so the rest of the build stays baseline x86_64). */
+static int avx2_supported(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+/* NEON (src/arm/) is architectural on aarch64, so its `supported` is `always`. */
 
 /* The variants this build has: scalar first, then in increasing preference;
  * the default active table is the last one the CPU supports. */
@@ -57,11 +51,11 @@ static const struct variant {
     int (*supported)(void);
 } variants[] = {
     {&scalar_kernels, always},
-#if defined(__x86_64__)
-    /* {&avx2_kernels, avx2_supported},  <- next issue */
+#if defined(__x86_64__) && defined(GL_HAVE_AVX2_KERNELS)
+    {&gl_avx2_kernels, avx2_supported},
 #endif
-#if defined(__aarch64__)
-    /* {&neon_kernels, always},          <- next issue */
+#if defined(__aarch64__) && defined(GL_HAVE_NEON_KERNELS)
+    {&gl_neon_kernels, always},
 #endif
 };
 

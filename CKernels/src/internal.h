@@ -47,6 +47,15 @@ int gl_conv2d_params_valid(const gl_conv2d_params *p);
 /* A whole-tensor sanity check for `run`'s asserts. */
 int gl_conv2d_rows_valid(const gl_conv2d_params *p, size_t row_begin, size_t row_end);
 
+/* The SIMD variants' tables, each defined next to its kernels (src/x86/, src/arm/).
+ * GL_HAVE_*_KERNELS is defined here once the table exists, so dispatch.c lists it. */
+extern const gl_kernels gl_avx2_kernels;
+extern const gl_kernels gl_neon_kernels;
+
+/* Every variant's conv2d registry line: name, variant, supports, packed_size, pack, run. */
+#define GL_CONV2D(name, variant, supports, packed_size, pack) \
+    { #name, variant, supports, packed_size, pack, name }
+
 /* ---- scalar kernels (src/scalar/) ---- */
 
 /* f32-conv1x1-scalar.c: packed as panels of 8 output channels, [bias[8], w[in_c][8]] each. */

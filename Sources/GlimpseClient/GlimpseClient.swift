@@ -111,7 +111,9 @@ public final class GlimpseClient: @unchecked Sendable {
         if let socket { return socket }
         do {
             let socket = try Socket(.request)
-            // Never resend behind the caller's back: a timeout is the caller's to handle.
+            // No timed resends: the caller's timeout is the only clock. (libnanomsg still resends
+            // at once when a connection drops and comes back, and has no option to stop that; the
+            // server's coalescing and cache make such a repeat cheap.)
             try socket.setResendInterval(milliseconds: Int(Int32.max))
             try socket.connect(url)
             return socket
