@@ -14,6 +14,8 @@ public enum EngineError: StatusError, Equatable {
     case invalidModel(String)
     /// A caller's tensor does not fit the model's input.
     case invalidInput(String)
+    /// A kernel variant this build does not have, or this CPU cannot run.
+    case unavailableKernels(String)
 
     public var status: StatusCode {
         switch self {
@@ -21,6 +23,7 @@ public enum EngineError: StatusError, Equatable {
         case .unreadableModel, .invalidModel: .failedPrecondition
         case .unsupportedOperator, .unsupportedFeature: .unimplemented
         case .invalidInput: .invalidArgument
+        case .unavailableKernels: .failedPrecondition
         }
     }
 
@@ -33,6 +36,7 @@ public enum EngineError: StatusError, Equatable {
         case let .unsupportedFeature(node, what): "node '\(node)': \(what) is not supported"
         case let .invalidModel(message): "invalid model: \(message)"
         case let .invalidInput(message): "invalid input: \(message)"
+        case let .unavailableKernels(message): message
         }
     }
 }

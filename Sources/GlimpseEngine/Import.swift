@@ -11,6 +11,8 @@ public struct LoadOptions: Sendable {
     public var bindings: [String: Tensor] = [:]
     /// Like `bindings`, for integer inputs such as shapes and axes.
     public var integerBindings: [String: (shape: [Int], values: [Int64])] = [:]
+    /// Kernel variant to compile for ("scalar", "avx2", "neon"); nil: $GLIMPSE_KERNELS, else the best this CPU runs.
+    public var kernels: String?
 
     public init() {}
 

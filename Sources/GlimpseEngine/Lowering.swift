@@ -188,6 +188,7 @@ struct Lowering {
     // MARK: nodes
 
     private mutating func lower(_ node: Node) throws(EngineError) {
+        let kernels = self.kernels // steps capture the table, not the lowering
         let outShape = graph.shape(node.output)
         let count = elementCount(outShape)
         switch node.op {
@@ -243,14 +244,14 @@ struct Lowering {
             }
             let input = try ref(node.inputs[0], .nhwc)
             emit([input], output: define(node.output, .nhwc)) { [params, isMax] ops, out in
-                PoolStep(params: params, isMax: isMax, input: ops[0], output: out, batch: x[0])
+                PoolStep(kernels: kernels, params: params, isMax: isMax, input: ops[0], output: out, batch: x[0])
             }
 
         case .globalAveragePool:
             let x = graph.shape(node.inputs[0])
             let input = try ref(node.inputs[0], .nhwc)
             emit([input], output: define(node.output, .nhwc)) { ops, out in
-                GlobalAveragePoolStep(pixels: x[2] * x[3], channels: x[1], batch: x[0], input: ops[0], output: out)
+                GlobalAveragePoolStep(kernels: kernels, pixels: x[2] * x[3], channels: x[1], batch: x[0], input: ops[0], output: out)
             }
 
         case let .concat(axis):
@@ -300,7 +301,7 @@ struct Lowering {
                 let input = try ref(node.inputs[0], .nhwc)
                 let pooled = newBuffer(count)
                 emit([input], output: pooled) { ops, out in
-                    GlobalAveragePoolStep(pixels: shape[2] * shape[3], channels: shape[1], batch: shape[0], input: ops[0], output: out)
+                    GlobalAveragePoolStep(kernels: kernels, pixels: shape[2] * shape[3], channels: shape[1], batch: shape[0], input: ops[0], output: out)
                 }
                 // [N, C, 1, 1] NHWC and [N, C] are the same bytes as the plain result.
                 define(node.output, .plain, aliasing: pooled)
@@ -414,6 +415,7 @@ struct Lowering {
     }
 
     private mutating func lowerGemm(_ node: Node, alpha: Float, beta: Float, transA: Bool, transB: Bool) throws(EngineError) {
+        let kernels = self.kernels
         let a = graph.shape(node.inputs[0]), b = graph.shape(node.inputs[1])
         let (m, k) = transA ? (a[1], a[0]) : (a[0], a[1])
         let n = graph.shape(node.output)[1]
@@ -443,12 +445,13 @@ struct Lowering {
         }
         _ = b
         emit(refs, output: define(node.output, .plain)) { ops, out in
-            GemmStep(m: m, n: n, k: k, alpha: alpha, a: ops[0], layoutA: layoutA, b: ops[1], layoutB: layoutB,
+            GemmStep(kernels: kernels, m: m, n: n, k: k, alpha: alpha, a: ops[0], layoutA: layoutA, b: ops[1], layoutB: layoutB,
                      batches: [(0, 0, 0)], c: ops.count > 2 ? ops[2] : nil, cStrides: cStrides, beta: beta, output: out)
         }
     }
 
     private mutating func lowerMatMul(_ node: Node) throws(EngineError) {
+        let kernels = self.kernels
         var a = graph.shape(node.inputs[0]), b = graph.shape(node.inputs[1])
         if a.count == 1 { a.insert(1, at: 0) }
         if b.count == 1 { b.append(1) }
@@ -467,7 +470,7 @@ struct Lowering {
         Reference.forEach(batchShape, sa, sb) { i, ia, ib in batches.append((ia * m * k, ib * k * n, i * m * n)) }
         let refs = [try ref(node.inputs[0], .plain), try ref(node.inputs[1], .plain)]
         emit(refs, output: define(node.output, .plain)) { ops, out in
-            GemmStep(m: m, n: n, k: k, alpha: 1, a: ops[0], layoutA: .init(rowStride: k, colStride: 1),
+            GemmStep(kernels: kernels, m: m, n: n, k: k, alpha: 1, a: ops[0], layoutA: .init(rowStride: k, colStride: 1),
                      b: ops[1], layoutB: .init(rowStride: n, colStride: 1),
                      batches: batches, c: nil, cStrides: (0, 0), beta: 0, output: out)
         }
@@ -514,11 +517,12 @@ struct Lowering {
 
 /// Copies a folded constant into the arena (a graph output that needed no computation).
 final class CopyStep: Step, @unchecked Sendable {
+    var kind: String { "Copy" }
     let source: UnsafePointer<Float>, count: Int, output: Int
 
     init(source: UnsafePointer<Float>, count: Int, output: Int) {
         (self.source, self.count, self.output) = (source, count, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) { (arena + output).update(from: source, count: count) }
+    func run(_ context: RunContext) { (context.arena + output).update(from: source, count: count) }
 }

@@ -44,7 +44,7 @@ public final class Model: Sendable {
         var graph = try Importer.graph(of: proto, options: options)
         let imported = graph.nodes.count
         graph.optimize()
-        let kernels = gl_kernels_active()!
+        let kernels = try KernelVariants.table(options.kernels ?? ProcessInfo.processInfo.environment["GLIMPSE_KERNELS"])
         program = try Lowering.program(for: graph, kernels: kernels)
         self.name = name
         inputs = program.inputs.map { TensorSpec(name: $0.name, shape: $0.shape) }
@@ -64,7 +64,8 @@ public final class Model: Sendable {
     /// Which kernel each convolution (and dense layer) runs.
     public var convolutionKernels: [(node: String, kernel: String)] { program.convKernels }
 
-    public func makeSession() -> Session { Session(self) }
+    /// A session whose convolutions split their output rows over `threads` threads.
+    public func makeSession(threads: Int = 1) -> Session { Session(self, threads: threads) }
 
     /// Runs once with a fresh session: convenient, but allocates; servers keep a session per thread.
     public func run(_ inputs: [String: Tensor]) throws(EngineError) -> [String: Tensor] {
@@ -72,14 +73,45 @@ public final class Model: Sendable {
     }
 }
 
+/// The kernel variants this build has.
+public enum KernelVariants {
+    /// Every variant, with whether this CPU can run it, scalar first.
+    public static var all: [(name: String, supported: Bool)] {
+        (0..<gl_kernels_variant_count()).map { i in
+            let table = gl_kernels_variant(i)!
+            return (String(cString: table.pointee.variant), gl_kernels_variant_supported(table) != 0)
+        }
+    }
+
+    /// The best variant this CPU runs.
+    public static var best: String { String(cString: gl_kernels_active()!.pointee.variant) }
+
+    /// The table named `name` (nil or empty: the best); an error says what exists and what runs here.
+    static func table(_ name: String?) throws(EngineError) -> UnsafePointer<gl_kernels> {
+        guard let name, !name.isEmpty else { return gl_kernels_active()! }
+        for i in 0..<gl_kernels_variant_count() {
+            let table = gl_kernels_variant(i)!
+            guard String(cString: table.pointee.variant) == name else { continue }
+            guard gl_kernels_variant_supported(table) != 0 else {
+                throw .unavailableKernels("kernel variant '\(name)' needs CPU features this machine lacks; it runs: \(all.filter(\.supported).map(\.name).joined(separator: ", "))")
+            }
+            return table
+        }
+        throw .unavailableKernels("unknown kernel variant '\(name)'; this build has: \(all.map(\.name).joined(separator: ", "))")
+    }
+}
+
 /// One thread's way to run a model: owns the arena that every intermediate tensor lives in,
 /// so a run allocates nothing.
 public final class Session {
     public let model: Model
+    /// Threads one run may use (intra-op); 1 keeps a run on the caller's thread.
+    public let threads: Int
     private let arena: UnsafeMutablePointer<Float>
 
-    init(_ model: Model) {
+    init(_ model: Model, threads: Int) {
         self.model = model
+        self.threads = max(1, threads)
         arena = .allocate(capacity: max(model.program.arenaSize, 1))
         arena.initialize(repeating: 0, count: max(model.program.arenaSize, 1))
     }
@@ -100,7 +132,18 @@ public final class Session {
 
     /// Runs the model on what `input(_:)` holds.
     public func run() {
-        for step in model.program.steps { step.run(arena) }
+        let context = RunContext(arena: arena, threads: threads)
+        for step in model.program.steps { step.run(context) }
+    }
+
+    /// Runs once, timing every step; returns (kind, nanoseconds) per step in order.
+    public func profile() -> [(kind: String, nanoseconds: UInt64)] {
+        let context = RunContext(arena: arena, threads: threads)
+        return model.program.steps.map { step in
+            let start = DispatchTime.now().uptimeNanoseconds
+            step.run(context)
+            return (step.kind, DispatchTime.now().uptimeNanoseconds - start)
+        }
     }
 
     /// Copies named inputs in, runs, and copies every output out.

@@ -1,5 +1,6 @@
 // Executable steps: each runs one lowered operator on the arena, allocating nothing.
 import CKernels
+import Dispatch
 
 /// Memory a model owns for its lifetime: packed weights and other constants.
 final class ConstantStorage: @unchecked Sendable {
@@ -30,8 +31,16 @@ struct Operand: @unchecked Sendable {
     }
 }
 
+/// What a step runs with: the session's arena and how many threads one step may use.
+struct RunContext {
+    var arena: UnsafeMutablePointer<Float>
+    var threads: Int
+}
+
 protocol Step: Sendable {
-    func run(_ arena: UnsafeMutablePointer<Float>)
+    /// What the step is, for profiles: the kernel's name for convolutions, else the operator.
+    var kind: String { get }
+    func run(_ context: RunContext)
 }
 
 final class ConvStep: Step, @unchecked Sendable {
@@ -41,35 +50,58 @@ final class ConvStep: Step, @unchecked Sendable {
     let input: Operand, residual: Operand?, output: Int
     let batch: Int
 
+    var kind: String { String(cString: kernel.pointee.name) }
+
     init(kernel: UnsafePointer<gl_conv2d_kernel>, params: gl_conv2d_params, packed: UnsafePointer<Float>,
          input: Operand, residual: Operand?, output: Int, batch: Int) {
         (self.kernel, self.params, self.packed) = (kernel, params, packed)
         (self.input, self.residual, self.output, self.batch) = (input, residual, output, batch)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let inSize = params.in_h * params.in_w * params.in_c
         let outSize = params.out_h * params.out_w * params.out_c
         let x = input.pointer(arena), r = residual?.pointer(arena), y = arena + output
-        withUnsafePointer(to: params) { p in
-            for n in 0..<batch {
-                kernel.pointee.run(p, x + n * inSize, packed, r.map { $0 + n * outSize }, y + n * outSize, 0, params.out_h)
+        let rows = params.out_h
+        let chunks = min(context.threads, rows)
+        for n in 0..<batch {
+            let image = Image(x: x + n * inSize, residual: r.map { $0 + n * outSize }, y: y + n * outSize)
+            if chunks <= 1 {
+                runRows(image, 0, rows)
+            } else {
+                // Output rows split evenly; each chunk writes only its own rows.
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    runRows(image, rows * chunk / chunks, rows * (chunk + 1) / chunks)
+                }
             }
         }
+    }
+
+    /// One image's pointers, handed to the threads that share its rows.
+    private struct Image: @unchecked Sendable {
+        let x: UnsafePointer<Float>, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+    }
+
+    private func runRows(_ image: Image, _ begin: Int, _ end: Int) {
+        withUnsafePointer(to: params) { kernel.pointee.run($0, image.x, packed, image.residual, image.y, begin, end) }
     }
 }
 
 final class PoolStep: Step, @unchecked Sendable {
+    let kernels: UnsafePointer<gl_kernels>
     let params: gl_pool2d_params
     let isMax: Bool
     let input: Operand, output: Int, batch: Int
+    var kind: String { isMax ? "MaxPool" : "AveragePool" }
 
-    init(params: gl_pool2d_params, isMax: Bool, input: Operand, output: Int, batch: Int) {
-        (self.params, self.isMax, self.input, self.output, self.batch) = (params, isMax, input, output, batch)
+    init(kernels: UnsafePointer<gl_kernels>, params: gl_pool2d_params, isMax: Bool, input: Operand, output: Int, batch: Int) {
+        (self.kernels, self.params, self.isMax, self.input, self.output, self.batch) = (kernels, params, isMax, input, output, batch)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
-        let kernels = gl_kernels_active()!.pointee
+    func run(_ context: RunContext) {
+        let arena = context.arena
+        let kernels = self.kernels.pointee
         let inSize = params.in_h * params.in_w * params.channels, outSize = params.out_h * params.out_w * params.channels
         let x = input.pointer(arena), y = arena + output
         withUnsafePointer(to: params) { p in
@@ -81,28 +113,33 @@ final class PoolStep: Step, @unchecked Sendable {
 }
 
 final class GlobalAveragePoolStep: Step, @unchecked Sendable {
+    let kernels: UnsafePointer<gl_kernels>
     let pixels: Int, channels: Int, batch: Int
     let input: Operand, output: Int
+    var kind: String { "GlobalAveragePool" }
 
-    init(pixels: Int, channels: Int, batch: Int, input: Operand, output: Int) {
-        (self.pixels, self.channels, self.batch, self.input, self.output) = (pixels, channels, batch, input, output)
+    init(kernels: UnsafePointer<gl_kernels>, pixels: Int, channels: Int, batch: Int, input: Operand, output: Int) {
+        (self.kernels, self.pixels, self.channels, self.batch, self.input, self.output) = (kernels, pixels, channels, batch, input, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
-        let pool = gl_kernels_active()!.pointee.global_avgpool!
+    func run(_ context: RunContext) {
+        let arena = context.arena
+        let pool = kernels.pointee.global_avgpool!
         let x = input.pointer(arena), y = arena + output
         for n in 0..<batch { pool(pixels, channels, x + n * pixels * channels, y + n * channels) }
     }
 }
 
 final class UnaryStep: Step, @unchecked Sendable {
+    var kind: String { "\(op)" }
     let op: UnaryOp, count: Int, input: Operand, output: Int
 
     init(op: UnaryOp, count: Int, input: Operand, output: Int) {
         (self.op, self.count, self.input, self.output) = (op, count, input, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let x = input.pointer(arena), y = arena + output
         // One loop per op so each compiles to a tight, vectorizable body.
         switch op {
@@ -117,13 +154,15 @@ final class UnaryStep: Step, @unchecked Sendable {
 
 /// Clip with bounds read at run time.
 final class ClipStep: Step, @unchecked Sendable {
+    var kind: String { "Clip" }
     let count: Int, input: Operand, low: Operand?, high: Operand?, output: Int
 
     init(count: Int, input: Operand, low: Operand?, high: Operand?, output: Int) {
         (self.count, self.input, self.low, self.high, self.output) = (count, input, low, high, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let x = input.pointer(arena), y = arena + output
         let a = low.map { $0.pointer(arena).pointee } ?? -.infinity
         let b = high.map { $0.pointer(arena).pointee } ?? .infinity
@@ -133,6 +172,7 @@ final class ClipStep: Step, @unchecked Sendable {
 
 /// y = x · scale[c] + shift[c] with c the innermost index (standalone BatchNormalization).
 final class ChannelAffineStep: Step, @unchecked Sendable {
+    var kind: String { "BatchNormalization" }
     let count: Int, channels: Int
     let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
     let input: Operand, output: Int
@@ -141,7 +181,8 @@ final class ChannelAffineStep: Step, @unchecked Sendable {
         (self.count, self.channels, self.scale, self.shift, self.input, self.output) = (count, channels, scale, shift, input, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let x = input.pointer(arena), y = arena + output
         var i = 0
         while i < count {
@@ -153,6 +194,7 @@ final class ChannelAffineStep: Step, @unchecked Sendable {
 
 /// Elementwise a ∘ b with numpy broadcasting, over shapes collapsed at load time.
 final class BinaryStep: Step, @unchecked Sendable {
+    var kind: String { "\(op)" }
     let op: BinaryOp
     let a: Operand, b: Operand, output: Int
     /// Collapsed output shape (innermost last) and each operand's strides over it.
@@ -189,7 +231,8 @@ final class BinaryStep: Step, @unchecked Sendable {
         }
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let x = a.pointer(arena), y = b.pointer(arena), out = arena + output
         let rank = shape.count, n = shape[rank - 1]
         let (sa, sb) = (strideA[rank - 1], strideB[rank - 1])
@@ -215,6 +258,7 @@ final class BinaryStep: Step, @unchecked Sendable {
 
 /// Copies a tensor into a permuted order (Transpose, and the NCHW ↔ NHWC layout changes).
 final class TransposeStep: Step, @unchecked Sendable {
+    var kind: String { "Transpose" }
     let input: Operand, output: Int
     /// Output shape and, for each output axis, the input stride it walks.
     let shape: [Int], strides: [Int]
@@ -225,7 +269,8 @@ final class TransposeStep: Step, @unchecked Sendable {
         (shape, strides) = (perm.map { inputShape[$0] }, perm.map { inStrides[$0] })
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let x = input.pointer(arena), y = arena + output
         let rank = shape.count, n = shape[rank - 1], step = strides[rank - 1]
         let rows = elementCount(shape) / max(n, 1)
@@ -250,13 +295,15 @@ final class TransposeStep: Step, @unchecked Sendable {
 
 /// Concatenation: each outer index copies one contiguous chunk from every input in turn.
 final class ConcatStep: Step, @unchecked Sendable {
+    var kind: String { "Concat" }
     let inputs: [Operand], chunks: [Int], outer: Int, output: Int
 
     init(inputs: [Operand], chunks: [Int], outer: Int, output: Int) {
         (self.inputs, self.chunks, self.outer, self.output) = (inputs, chunks, outer, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         var y = arena + output
         for o in 0..<outer {
             for (input, chunk) in zip(inputs, chunks) {
@@ -270,6 +317,7 @@ final class ConcatStep: Step, @unchecked Sendable {
 /// Y = alpha·op(A)·op(B) + beta·C through the kernels' strided GEMM, batched with broadcasting.
 final class GemmStep: Step, @unchecked Sendable {
     struct Matrix { var rowStride: Int, colStride: Int }
+    let kernels: UnsafePointer<gl_kernels>
     let m: Int, n: Int, k: Int, alpha: Float
     let a: Operand, b: Operand, output: Int
     let layoutA: Matrix, layoutB: Matrix
@@ -278,15 +326,19 @@ final class GemmStep: Step, @unchecked Sendable {
     /// C broadcast into Y before the product (beta already applied), if any.
     let c: Operand?, cStrides: (row: Int, col: Int), beta: Float
 
-    init(m: Int, n: Int, k: Int, alpha: Float, a: Operand, layoutA: Matrix, b: Operand, layoutB: Matrix,
+    var kind: String { "Gemm" }
+
+    init(kernels: UnsafePointer<gl_kernels>, m: Int, n: Int, k: Int, alpha: Float, a: Operand, layoutA: Matrix, b: Operand, layoutB: Matrix,
          batches: [(a: Int, b: Int, y: Int)], c: Operand?, cStrides: (row: Int, col: Int), beta: Float, output: Int) {
+        self.kernels = kernels
         (self.m, self.n, self.k, self.alpha, self.a, self.b, self.output) = (m, n, k, alpha, a, b, output)
         (self.layoutA, self.layoutB, self.batches) = (layoutA, layoutB, batches)
         (self.c, self.cStrides, self.beta) = (c, cStrides, beta)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
-        let gemm = gl_kernels_active()!.pointee.gemm!
+    func run(_ context: RunContext) {
+        let arena = context.arena
+        let gemm = kernels.pointee.gemm!
         let x = a.pointer(arena), w = b.pointer(arena), y = arena + output
         if let c {
             let cp = c.pointer(arena)
@@ -301,13 +353,15 @@ final class GemmStep: Step, @unchecked Sendable {
 
 /// Softmax over `size` elements spaced `inner` apart, for every (outer, inner) position.
 final class SoftmaxStep: Step, @unchecked Sendable {
+    var kind: String { "Softmax" }
     let outer: Int, size: Int, inner: Int, input: Operand, output: Int
 
     init(outer: Int, size: Int, inner: Int, input: Operand, output: Int) {
         (self.outer, self.size, self.inner, self.input, self.output) = (outer, size, inner, input, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let x = input.pointer(arena), y = arena + output
         for o in 0..<outer {
             for i in 0..<inner {
@@ -329,6 +383,7 @@ final class SoftmaxStep: Step, @unchecked Sendable {
 
 /// Mean over some axes: every input element is added to the output it reduces into.
 final class ReduceMeanStep: Step, @unchecked Sendable {
+    var kind: String { "ReduceMean" }
     let inputShape: [Int], outputStrides: [Int], outputCount: Int, scale: Float
     let input: Operand, output: Int
 
@@ -337,7 +392,8 @@ final class ReduceMeanStep: Step, @unchecked Sendable {
         (self.input, self.output) = (input, output)
     }
 
-    func run(_ arena: UnsafeMutablePointer<Float>) {
+    func run(_ context: RunContext) {
+        let arena = context.arena
         let x = input.pointer(arena), y = arena + output
         y.update(repeating: 0, count: outputCount)
         Reference.forEach(inputShape, outputStrides, outputStrides) { i, o, _ in y[o] += x[i] }

@@ -118,9 +118,9 @@ final class Executor {
 
     private var slots: [String: Slot] = [:]
 
-    init(models: [LoadedModel]) {
+    init(models: [LoadedModel], threads: Int) {
         for model in models {
-            slots[model.name] = Slot(model: model, session: model.model.makeSession(),
+            slots[model.name] = Slot(model: model, session: model.model.makeSession(threads: threads),
                                      pipeline: model.preprocessing.map { ImagePipeline($0) })
         }
     }

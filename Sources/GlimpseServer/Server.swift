@@ -50,7 +50,9 @@ public final class Server: @unchecked Sendable {
         var loaded: [String: LoadedModel] = [:]
         for name in names {
             let start = monotonicNanoseconds()
-            loaded[name] = LoadedModel(name: name, model: try repository.load(name))
+            var options = LoadOptions()
+            options.kernels = configuration.kernels
+            loaded[name] = LoadedModel(name: name, model: try repository.load(name, options: options))
             logger.info("loaded model", metadata: ["model": "\(name)", "ms": "\((monotonicNanoseconds() - start) / 1_000_000)",
                                                    "arena_mb": "\(loaded[name]!.model.arenaBytes >> 20)"])
         }
@@ -75,7 +77,7 @@ public final class Server: @unchecked Sendable {
         for index in 0..<configuration.workers {
             workersDone.enter()
             let thread = Thread { [self] in
-                let executor = Executor(models: all)
+                let executor = Executor(models: all, threads: configuration.threadsPerRequest)
                 while let job = queue.take() { work(job, executor) }
                 workersDone.leave()
             }

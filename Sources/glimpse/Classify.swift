@@ -27,6 +27,8 @@ struct Classify: AsyncParsableCommand {
 
     @OptionGroup var folder: ModelFolderOptions
 
+    @OptionGroup var engine: EngineOptions
+
     @Argument(help: "JPEG files.")
     var images: [String]
 
@@ -53,7 +55,7 @@ struct Classify: AsyncParsableCommand {
             }
         } else {
             let local: LocalClassifier
-            do { local = try LocalClassifier(model: folder.repository.load(model)) } catch {
+            do { local = try LocalClassifier(model: folder.repository.load(model, options: engine.loadOptions), threads: engine.threads) } catch {
                 printError("\(error)")
                 throw ExitCode(2)
             }
@@ -96,10 +98,10 @@ final class LocalClassifier {
     private let pipeline: ImagePipeline
     private let session: Session
 
-    init(model: Model) throws {
+    init(model: Model, threads: Int = 1) throws {
         info = try ClassifierInfo(model: model)
         pipeline = ImagePipeline(Preprocessing(size: info.inputSize, resizeRatio: info.resizeRatio, mean: info.mean, std: info.std))
-        session = model.makeSession()
+        session = model.makeSession(threads: threads)
     }
 
     func classify(jpeg: [UInt8], top: Int) throws -> [Prediction] {

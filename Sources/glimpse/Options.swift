@@ -13,6 +13,25 @@ struct ModelFolderOptions: ParsableArguments {
     }
 }
 
+/// How the engine runs: which kernels, how many threads per request.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Kernel variant: scalar, avx2 or neon (default: $GLIMPSE_KERNELS, else the best this CPU runs).")
+    var kernels: String?
+
+    @Option(help: "Threads one request may use (output rows of each convolution split across them).")
+    var threads = 1
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    var loadOptions: LoadOptions {
+        var options = LoadOptions()
+        options.kernels = kernels
+        return options
+    }
+}
+
 /// Prints `message` to standard error.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("glimpse: \(message)\n".utf8))

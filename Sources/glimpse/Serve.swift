@@ -39,6 +39,8 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var folder: ModelFolderOptions
 
+    @OptionGroup var engine: EngineOptions
+
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard queue >= 1 else { throw ValidationError("--queue must be at least 1") }
@@ -64,6 +66,8 @@ struct Serve: ParsableCommand {
         configuration.cacheBytes = cacheMB << 20
         configuration.maxMessageBytes = maxMessageMB << 20
         configuration.maxPayloadBytes = maxPayloadMB << 20
+        configuration.kernels = engine.kernels
+        configuration.threadsPerRequest = engine.threads
         let server: Server
         do { server = try Server(configuration) } catch {
             printError("\(error)")
