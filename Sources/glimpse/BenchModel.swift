@@ -1,0 +1,83 @@
+// `glimpse bench model`: whole-model latency and where the time goes.
+import ArgumentParser
+import Foundation
+import GlimpseEngine
+
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Latency of one model (median, p90) and a per-layer profile by kernel or operator.",
+        discussion: "Runs on a fixed random input after a warm-up; scripts/bench-vs-ort runs this beside ONNX Runtime.")
+
+    @Option(help: "Model name.")
+    var model = "lite0"
+
+    @Option(help: "Timed runs.")
+    var iterations = 100
+
+    @Option(help: "Untimed runs first.")
+    var warmup = 10
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @OptionGroup var folder: ModelFolderOptions
+
+    @OptionGroup var engine: EngineOptions
+
+    struct Report: Encodable {
+        var model: String
+        var kernels: String
+        var threads: Int
+        var iterations: Int
+        var medianMs: Double
+        var p90Ms: Double
+        var minMs: Double
+        /// Share of the time by step kind (kernel name for convolutions), largest first.
+        var profile: [Share]
+    }
+
+    struct Share: Encodable {
+        var kind: String
+        var steps: Int
+        var ms: Double
+        var percent: Double
+    }
+
+    func run() throws {
+        let loaded = try folder.repository.load(model, options: engine.loadOptions)
+        let session = loaded.makeSession(threads: engine.threads)
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<session.input().count { session.input()[i] = Float.random(in: -1...1, using: &generator) }
+        for _ in 0..<warmup { session.run() }
+        var times: [Double] = []
+        for _ in 0..<iterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            session.run()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        times.sort()
+        // The profile times each step separately: the sum is a little above a plain run.
+        var byKind: [String: (steps: Int, ns: UInt64)] = [:] // steps is filled from one run's counts below
+        let profileRuns = max(5, iterations / 5)
+        for _ in 0..<profileRuns {
+            for step in session.profile() { byKind[step.kind, default: (0, 0)].ns += step.nanoseconds }
+        }
+        let counts = Dictionary(grouping: session.profile().map(\.kind), by: { $0 }).mapValues(\.count)
+        let total = Double(byKind.values.reduce(0) { $0 + $1.ns })
+        let shares = byKind.map { kind, value in
+            Share(kind: kind, steps: counts[kind] ?? 0, ms: Double(value.ns) / 1e6 / Double(profileRuns),
+                  percent: 100 * Double(value.ns) / total)
+        }.sorted { $0.ms > $1.ms }
+        let report = Report(model: model, kernels: loaded.kernelVariant, threads: engine.threads, iterations: iterations,
+                            medianMs: times[times.count / 2], p90Ms: times[times.count * 9 / 10], minMs: times[0], profile: shares)
+        if json { return try printJSON(report) }
+        print(String(format: "%@ on %@ kernels, %d thread(s), %d runs: median %.2f ms, p90 %.2f ms, min %.2f ms",
+                     model, report.kernels, engine.threads, iterations, report.medianMs, report.p90Ms, report.minMs))
+        print("\nwhere the time goes (each step timed on its own, \(profileRuns) runs):")
+        print("  share      ms  steps  kind")
+        for s in shares {
+            print(String(format: "  %5.1f%%  %6.3f  %5d  %@", s.percent, s.ms, s.steps, s.kind))
+        }
+    }
+}
