@@ -29,9 +29,17 @@ enum Fixtures {
     /// Loaded models are shared across tests: loading packs every weight once.
     private static let cache = ModelCache()
 
-    static func model(_ name: String) throws -> Model {
-        try cache.model(name) { try Model(contentsOf: models.appendingPathComponent("\(name).onnx")) }
+    /// The model compiled for `kernels` (nil: the default variant).
+    static func model(_ name: String, kernels: String? = nil) throws -> Model {
+        try cache.model("\(name)/\(kernels ?? "default")") {
+            var options = LoadOptions()
+            options.kernels = kernels
+            return try Model(contentsOf: models.appendingPathComponent("\(name).onnx"), options: options)
+        }
     }
+
+    /// Every kernel variant this CPU runs.
+    static let variants = KernelVariants.all.filter(\.supported).map(\.name)
 
     struct GoldenIndex: Decodable {
         struct Entry: Decodable {

@@ -9,9 +9,10 @@ import Testing
 let logitTolerance: Float = 1e-3
 
 @Suite struct GoldenTests {
-    @Test(arguments: Fixtures.modelNames)
-    func logitsMatchOnnxRuntime(model name: String) throws {
-        let model = try Fixtures.model(name)
+    @Test(arguments: Fixtures.modelNames, Fixtures.variants)
+    func logitsMatchOnnxRuntime(model name: String, kernels: String) throws {
+        let model = try Fixtures.model(name, kernels: kernels)
+        #expect(model.kernelVariant == kernels)
         let index = try Fixtures.goldens(name)
         let session = model.makeSession()
         #expect(model.inputs[0].shape == [1, 3, index.input_size, index.input_size])
@@ -26,7 +27,7 @@ let logitTolerance: Float = 1e-3
             #expect(logits.count == expected.count)
             let diff = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
             worst = max(worst, diff)
-            #expect(diff <= logitTolerance, "\(name)/\(entry.name): max |logit diff| \(diff)")
+            #expect(diff <= logitTolerance, "\(name)/\(entry.name) on \(kernels): max |logit diff| \(diff)")
             // Same top-5 order, except where two golden logits are closer than the tolerance allows us to order.
             let ours = topK(logits, 5)
             for (rank, (a, b)) in zip(ours, entry.top5).enumerated() where a != b {
@@ -34,7 +35,35 @@ let logitTolerance: Float = 1e-3
                         "\(name)/\(entry.name): rank \(rank) is class \(a), ONNX Runtime says \(b)")
             }
         }
-        print("golden \(name): \(index.entries.count) inputs, max |logit diff| \(worst)")
+        print("golden \(name) on \(kernels): \(index.entries.count) inputs, max |logit diff| \(worst)")
+    }
+
+    @Test func unknownOrUnrunnableVariantsAreClearErrors() throws {
+        var options = LoadOptions()
+        options.kernels = "sse9"
+        let url = Fixtures.models.appendingPathComponent("lite0.onnx")
+        let error = #expect(throws: EngineError.self) { try Model(contentsOf: url, options: options) }
+        #expect(error?.status == .failedPrecondition)
+        let listed = KernelVariants.all.map(\.name).joined(separator: ", ")
+        #expect(error?.description == "unknown kernel variant 'sse9'; this build has: \(listed)")
+        for variant in KernelVariants.all where !variant.supported {
+            options.kernels = variant.name
+            let error = #expect(throws: EngineError.self) { try Model(contentsOf: url, options: options) }
+            #expect(error?.description.contains("needs CPU features this machine lacks") == true)
+        }
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func threadsSplitRowsWithoutChangingResults(threads: Int) throws {
+        let model = try Fixtures.model("lite0")
+        let input = try Fixtures.floats(Fixtures.models.appendingPathComponent("goldens/lite0/cat.input.f32"))
+        let one = model.makeSession(), many = model.makeSession(threads: threads)
+        _ = one.input().update(from: input)
+        _ = many.input().update(from: input)
+        one.run()
+        many.run()
+        // Each output row is computed by exactly one thread, with the same code: bit-identical.
+        #expect(Array(one.output()) == Array(many.output()))
     }
 
     @Test func catIsClassifiedAsACat() throws {
