@@ -10,7 +10,7 @@ import Histogram
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (each measures Glimpse against a peer in the same run, interleaved).",
-        subcommands: [BenchModel.self, BenchRPC.self, BenchWorkers.self])
+        subcommands: [BenchKernels.self, BenchModel.self, BenchRPC.self, BenchWorkers.self])
 }
 
 /// Microsecond latency histogram with the summary lines the benches print.

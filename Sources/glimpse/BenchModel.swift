@@ -81,3 +81,66 @@ struct BenchModel: ParsableCommand {
         }
     }
 }
+
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "A/B: two kernel variants on every convolution shape of a model, with % of one core's FMA peak.",
+        discussion: "Samples of A and B alternate until both medians settle; the peak is measured by the same run.")
+
+    @Option(name: .customLong("a"), help: "Variant A (default: the best this CPU runs).")
+    var variantA: String?
+
+    @Option(name: .customLong("b"), help: "Variant B, the baseline.")
+    var variantB = "scalar"
+
+    @Option(help: "Only shapes whose description or kernel name contains this (e.g. dw, 1x1, conv3x3, fc).")
+    var filter: String?
+
+    @Option(help: "Model whose convolution shapes are timed.")
+    var model = "lite0"
+
+    @Option(name: .customLong("max-seconds"), help: "Time limit per shape.")
+    var maxSeconds = 1.0
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @OptionGroup var folder: ModelFolderOptions
+
+    struct Row: Encodable {
+        var shape: ConvShape
+        var description: String
+        var a: KernelBench.Timing
+        var b: KernelBench.Timing
+        var aPercentOfPeak: Double
+        var speedup: Double
+    }
+
+    func run() throws {
+        let a = variantA ?? KernelVariants.best
+        let shapes = try folder.repository.load(model).convolutionShapes
+        let peak = try KernelBench.peakGFLOPS(a)
+        var rows: [Row] = []
+        if !json {
+            print(String(format: "%@ vs %@ on %@'s convolutions; one core's %@ peak measured now: %.1f GFLOP/s", a, variantB, model, a, peak))
+            print("shape                               kernel A                          µs    GFLOP/s  %peak   kernel B                         µs   A/B")
+        }
+        for shape in shapes {
+            let timings = try KernelBench.compare(shape, variants: [a, variantB], maxSeconds: maxSeconds)
+            if let filter, !shape.description.contains(filter), !timings.contains(where: { $0.kernel.contains(filter) }) { continue }
+            let row = Row(shape: shape, description: shape.description, a: timings[0], b: timings[1],
+                          aPercentOfPeak: 100 * timings[0].gflops / peak,
+                          speedup: timings[1].medianMicroseconds / timings[0].medianMicroseconds)
+            rows.append(row)
+            if !json {
+                print(String(format: "%@ %@ %8.1f %8.1f %6.1f%%   %@ %8.1f %5.1fx",
+                             shape.description.padding(toLength: 35, withPad: " ", startingAt: 0),
+                             row.a.kernel.padding(toLength: 30, withPad: " ", startingAt: 0), row.a.medianMicroseconds, row.a.gflops,
+                             row.aPercentOfPeak, row.b.kernel.padding(toLength: 28, withPad: " ", startingAt: 0),
+                             row.b.medianMicroseconds, row.speedup))
+            }
+        }
+        if json { try printJSON(rows) }
+    }
+}

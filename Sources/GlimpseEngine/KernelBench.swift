@@ -1,0 +1,138 @@
+// Timing kernel variants against each other on the convolution shapes of a real model.
+import CKernels
+import Dispatch
+
+/// One convolution as the kernels see it (a compiled model's conv steps, deduplicated).
+public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var inH: Int, inW: Int, inC: Int
+    public var outH: Int, outW: Int, outC: Int
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var padTop: Int, padLeft: Int
+    public var groups: Int
+    public var clampMin: Float, clampMax: Float
+    public var residual: Bool
+
+    init(_ p: gl_conv2d_params, residual: Bool) {
+        (inH, inW, inC, outH, outW, outC) = (p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c)
+        (kernelH, kernelW, strideH, strideW) = (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w)
+        (padTop, padLeft, groups) = (p.pad_top, p.pad_left, p.groups)
+        (clampMin, clampMax, self.residual) = (p.output_min, p.output_max, residual)
+    }
+
+    var params: gl_conv2d_params {
+        var p = gl_conv2d_params()
+        (p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c) = (inH, inW, inC, outH, outW, outC)
+        (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w) = (kernelH, kernelW, strideH, strideW)
+        (p.dilation_h, p.dilation_w) = (1, 1)
+        (p.pad_top, p.pad_left, p.groups) = (padTop, padLeft, groups)
+        (p.output_min, p.output_max) = (clampMin, clampMax)
+        return p
+    }
+
+    /// Multiply-adds × 2.
+    public var flops: Double { 2 * Double(outH * outW * outC * kernelH * kernelW * (inC / groups)) }
+
+    public var description: String {
+        let kind = groups == inC && groups == outC && groups > 1 ? "dw\(kernelH)x\(kernelW)"
+            : kernelH == 1 && kernelW == 1 ? (outH * outW == 1 ? "fc" : "1x1") : "conv\(kernelH)x\(kernelW)"
+        let stride = strideH > 1 ? "/\(strideH)" : ""
+        let channels = kind.hasPrefix("dw") ? "\(inC)" : "\(inC)→\(outC)"
+        return "\(kind)\(stride) \(inH)x\(inW)x\(channels)" + (residual ? " +res" : "")
+    }
+}
+
+extension Model {
+    /// The distinct convolution shapes this model runs, in order of first use.
+    public var convolutionShapes: [ConvShape] {
+        var seen = Set<ConvShape>()
+        return program.steps.compactMap { step in
+            guard let conv = step as? ConvStep else { return nil }
+            let shape = ConvShape(conv.params, residual: conv.residual != nil)
+            return seen.insert(shape).inserted ? shape : nil
+        }
+    }
+}
+
+public enum KernelBench {
+    public struct Timing: Sendable, Codable {
+        public var variant: String
+        public var kernel: String
+        public var medianMicroseconds: Double
+        public var gflops: Double
+        public var samples: Int
+    }
+
+    /// One core's measured multiply-add peak for `variant`, GFLOP/s.
+    public static func peakGFLOPS(_ variant: String, seconds: Double = 0.3) throws(EngineError) -> Double {
+        gl_kernels_peak_gflops(try KernelVariants.table(variant), seconds)
+    }
+
+    /// A kernel ready to time: packed weights, input, residual and output buffers.
+    private final class Prepared {
+        let kernel: UnsafePointer<gl_conv2d_kernel>
+        var params: gl_conv2d_params
+        let packed: [Float], input: [Float], residual: [Float]?
+        var output: [Float]
+
+        init(_ shape: ConvShape, table: UnsafePointer<gl_kernels>) throws(EngineError) {
+            params = shape.params
+            guard let kernel = withUnsafePointer(to: params, { gl_conv2d_select(table, $0) }) else {
+                throw .unsupportedFeature(node: "\(shape)", what: "this shape in \(String(cString: table.pointee.variant))")
+            }
+            self.kernel = kernel
+            var generator = SystemRandomNumberGenerator()
+            func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
+            let weights = random(shape.outC * (shape.inC / shape.groups) * shape.kernelH * shape.kernelW), bias = random(shape.outC)
+            var packed = [Float](repeating: 0, count: withUnsafePointer(to: params) { kernel.pointee.packed_size($0) })
+            withUnsafePointer(to: params) { p in kernel.pointee.pack(p, weights, bias, &packed) }
+            self.packed = packed
+            input = random(shape.inH * shape.inW * shape.inC)
+            residual = shape.residual ? random(shape.outH * shape.outW * shape.outC) : nil
+            output = [Float](repeating: 0, count: shape.outH * shape.outW * shape.outC)
+        }
+
+        /// Runs `repeats` times; returns nanoseconds.
+        func sample(_ repeats: Int) -> UInt64 {
+            let rows = params.out_h
+            return withUnsafePointer(to: params) { p in
+                output.withUnsafeMutableBufferPointer { out in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    for _ in 0..<repeats {
+                        if let residual {
+                            residual.withUnsafeBufferPointer { kernel.pointee.run(p, input, packed, $0.baseAddress, out.baseAddress, 0, rows) }
+                        } else {
+                            kernel.pointee.run(p, input, packed, nil, out.baseAddress, 0, rows)
+                        }
+                    }
+                    return DispatchTime.now().uptimeNanoseconds - start
+                }
+            }
+        }
+    }
+
+    /// Times `shape` under each variant, alternating samples between them so both see the same
+    /// machine, until every median is stable (the last half's within 2% of the whole) or `maxSeconds` pass.
+    public static func compare(_ shape: ConvShape, variants: [String], maxSeconds: Double = 1.0) throws(EngineError) -> [Timing] {
+        var prepared: [Prepared] = []
+        for variant in variants { prepared.append(try Prepared(shape, table: KernelVariants.table(variant))) }
+        // Repeats per sample: enough for ~0.3 ms with the first variant.
+        _ = prepared.map { $0.sample(1) } // warm caches and pages
+        let once = max(1, prepared[0].sample(1))
+        let repeats = max(1, Int(300_000 / once))
+        var samples = Array(repeating: [Double](), count: prepared.count)
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(maxSeconds * 1e9)
+        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        while true {
+            for (i, p) in prepared.enumerated() { samples[i].append(Double(p.sample(repeats)) / Double(repeats) / 1000) }
+            let n = samples[0].count
+            let stable = n >= 10 && samples.allSatisfy { abs(median(Array($0[(n / 2)...])) - median($0)) <= 0.02 * median($0) }
+            if stable || DispatchTime.now().uptimeNanoseconds > deadline { break }
+        }
+        return zip(variants, zip(prepared, samples)).map { variant, pair in
+            let m = median(pair.1)
+            return Timing(variant: variant, kernel: String(cString: pair.0.kernel.pointee.name), medianMicroseconds: m,
+                          gflops: shape.flops / (m * 1e3), samples: pair.1.count)
+        }
+    }
+}
