@@ -97,6 +97,15 @@ int gl_kernels_select(const char *variant);
 /* The first conv2d kernel of `kernels` that supports p; NULL if none does. */
 const gl_conv2d_kernel *gl_conv2d_select(const gl_kernels *kernels, const gl_conv2d_params *p);
 
+/*
+ * One core's multiply-add peak for `kernels`, measured, in GFLOP/s (a
+ * multiply-add counts 2): independent chains of the variant's widest
+ * multiply-add (scalar mul+add, AVX2 FMA, NEON FMA), the best rate seen in
+ * `seconds` of running. 0 for NULL or a table this CPU cannot run. It runs
+ * for `seconds` on the calling thread: call it once, for "% of peak" figures.
+ */
+double gl_kernels_peak_gflops(const gl_kernels *kernels, double seconds);
+
 #ifdef __cplusplus
 }
 #endif

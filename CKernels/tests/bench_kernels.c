@@ -1,8 +1,19 @@
-/* bench_kernels.c — times every registered conv2d kernel of every supported variant on MobileNet/ResNet-like shapes, one thread. */
+/* bench_kernels.c — the C A/B bench: times each variant's kernels on EfficientNet-Lite0's layer shapes, one thread, against the measured FMA peak. */
 // Build and run from the repository root:
 //   cc -O3 -fno-math-errno -std=c11 -ICKernels/include CKernels/src/*.c CKernels/src/*/*.c
-//      CKernels/tests/bench_kernels.c -lm -o /tmp/bench_kernels && /tmp/bench_kernels [filter]
-// A filter argument keeps only shapes whose name contains it.
+//      CKernels/tests/bench_kernels.c -lm -o /tmp/bench_kernels && /tmp/bench_kernels [-a] [filter]
+// A filter argument keeps only shapes whose name contains it; -a times every
+// kernel that supports a shape, not only the one gl_conv2d_select picks.
+/*
+ * Per shape and kernel: the median time of many timed samples (the machine
+ * may be shared: a median ignores the samples another process slowed down),
+ * GFLOP/s (a multiply-add counts 2), that as a % of the peak measured by
+ * gl_kernels_peak_gflops for the fastest variant (one core's FMA peak on
+ * AVX2 machines), and how many times faster than the scalar variant's
+ * selected kernel. Data stays warm in cache between runs, as between the
+ * layers of one forward pass. The last lines weight each shape by how often
+ * Lite0 (224x224, batch 1) runs it: an estimate of its kernel time.
+ */
 #define _POSIX_C_SOURCE 199309L
 #include "ckernels.h"
 
@@ -12,9 +23,14 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * This thread's CPU time, not the wall clock: on a shared machine the time
+ * the thread spends descheduled would otherwise land in a sample (caches and
+ * memory bandwidth stay shared; the median takes care of the rest).
+ */
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -29,73 +45,198 @@ static float *random_floats(size_t n) {
     return p;
 }
 
+/* A conv layer of Lite0, or (global pool) a global average pool over in_h*in_w. */
 struct shape {
     const char *name;
+    int count;          /* times Lite0 runs it */
+    int residual;       /* with the block's residual add */
+    int global_pool;
     gl_conv2d_params p;
 };
 
-#define P(ih, iw, ic, oh, ow, oc, k, s, pad, g) \
-    {ih, iw, ic, oh, ow, oc, k, k, s, s, 1, 1, pad, pad, g, 0.0f, 6.0f}
+/* TF "SAME" padding as Lite0's converted model has it: the extra row/column of
+ * an odd total at the bottom/right, so pad_top = total / 2. */
+#define SAME_PAD(in, out, k, s) ((((out) - 1) * (s) + (k) > (in) ? ((out) - 1) * (s) + (k) - (in) : 0) / 2)
+#define CONV(ih, ic, oc, k, s, g, act) \
+    {ih, ih, ic, (ih + s - 1) / s, (ih + s - 1) / s, oc, k, k, s, s, 1, 1, \
+     SAME_PAD(ih, (ih + s - 1) / s, k, s), SAME_PAD(ih, (ih + s - 1) / s, k, s), g, BOUNDS_##act}
+/* act is a name, not a macro, so that it reaches CONV unexpanded */
+#define BOUNDS_relu6 0.0f, 6.0f
+#define BOUNDS_linear -INFINITY, INFINITY
+#define PW(hw, ic, oc, act) CONV(hw, ic, oc, 1, 1, 1, act)
+#define DW(hw, c, k, s) CONV(hw, c, c, k, s, c, relu6)
 
 static const struct shape shapes[] = {
-    {"pw 112x112x16->96", P(112, 112, 16, 112, 112, 96, 1, 1, 0, 1)},
-    {"pw 56x56x24->144", P(56, 56, 24, 56, 56, 144, 1, 1, 0, 1)},
-    {"pw 14x14x96->576", P(14, 14, 96, 14, 14, 576, 1, 1, 0, 1)},
-    {"pw 7x7x320->1280", P(7, 7, 320, 7, 7, 1280, 1, 1, 0, 1)},
-    {"dw3x3 112x112x96 s2", P(112, 112, 96, 56, 56, 96, 3, 2, 0, 96)},
-    {"dw3x3 56x56x144 s1", P(56, 56, 144, 56, 56, 144, 3, 1, 1, 144)},
-    {"dw5x5 28x28x240 s1", P(28, 28, 240, 28, 28, 240, 5, 1, 2, 240)},
-    {"conv3x3 224x224x3->32 s2", P(224, 224, 3, 112, 112, 32, 3, 2, 0, 1)},
-    {"conv3x3 56x56x64->64 s1", P(56, 56, 64, 56, 56, 64, 3, 1, 1, 1)},
+    {"stem 3x3s2 224x224x3->32", 1, 0, 0, CONV(224, 3, 32, 3, 2, 1, relu6)},
+    {"dw3x3s1 112x112x32", 1, 0, 0, DW(112, 32, 3, 1)},
+    {"pw 112x112x32->16", 1, 0, 0, PW(112, 32, 16, linear)},
+    {"pw 112x112x16->96", 1, 0, 0, PW(112, 16, 96, relu6)},
+    {"dw3x3s2 112x112x96", 1, 0, 0, DW(112, 96, 3, 2)},
+    {"pw 56x56x96->24", 1, 0, 0, PW(56, 96, 24, linear)},
+    {"pw 56x56x24->144", 2, 0, 0, PW(56, 24, 144, relu6)},
+    {"dw3x3s1 56x56x144", 1, 0, 0, DW(56, 144, 3, 1)},
+    {"pw 56x56x144->24 +res", 1, 1, 0, PW(56, 144, 24, linear)},
+    {"dw5x5s2 56x56x144", 1, 0, 0, DW(56, 144, 5, 2)},
+    {"pw 28x28x144->40", 1, 0, 0, PW(28, 144, 40, linear)},
+    {"pw 28x28x40->240", 2, 0, 0, PW(28, 40, 240, relu6)},
+    {"dw5x5s1 28x28x240", 1, 0, 0, DW(28, 240, 5, 1)},
+    {"pw 28x28x240->40 +res", 1, 1, 0, PW(28, 240, 40, linear)},
+    {"dw3x3s2 28x28x240", 1, 0, 0, DW(28, 240, 3, 2)},
+    {"pw 14x14x240->80", 1, 0, 0, PW(14, 240, 80, linear)},
+    {"pw 14x14x80->480", 3, 0, 0, PW(14, 80, 480, relu6)},
+    {"dw3x3s1 14x14x480", 2, 0, 0, DW(14, 480, 3, 1)},
+    {"pw 14x14x480->80 +res", 2, 1, 0, PW(14, 480, 80, linear)},
+    {"dw5x5s1 14x14x480", 1, 0, 0, DW(14, 480, 5, 1)},
+    {"pw 14x14x480->112", 1, 0, 0, PW(14, 480, 112, linear)},
+    {"pw 14x14x112->672", 3, 0, 0, PW(14, 112, 672, relu6)},
+    {"dw5x5s1 14x14x672", 2, 0, 0, DW(14, 672, 5, 1)},
+    {"pw 14x14x672->112 +res", 2, 1, 0, PW(14, 672, 112, linear)},
+    {"dw5x5s2 14x14x672", 1, 0, 0, DW(14, 672, 5, 2)},
+    {"pw 7x7x672->192", 1, 0, 0, PW(7, 672, 192, linear)},
+    {"pw 7x7x192->1152", 4, 0, 0, PW(7, 192, 1152, relu6)},
+    {"dw5x5s1 7x7x1152", 3, 0, 0, DW(7, 1152, 5, 1)},
+    {"pw 7x7x1152->192 +res", 3, 1, 0, PW(7, 1152, 192, linear)},
+    {"dw3x3s1 7x7x1152", 1, 0, 0, DW(7, 1152, 3, 1)},
+    {"pw 7x7x1152->320", 1, 0, 0, PW(7, 1152, 320, linear)},
+    {"pw 7x7x320->1280", 1, 0, 0, PW(7, 320, 1280, relu6)},
+    {"global avgpool 7x7x1280", 1, 0, 1, {7, 7, 1280, 1, 1, 1280, 7, 7, 1, 1, 1, 1, 0, 0, 1280, BOUNDS_linear}},
+    {"classifier 1x1x1280->1000", 1, 0, 0, PW(1, 1280, 1000, linear)},
+};
+#define SHAPES (sizeof shapes / sizeof shapes[0])
+
+#define SAMPLES 21
+#define SAMPLE_SECONDS 0.002 /* runs per sample: enough to take this long */
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median seconds per call of `run`, over SAMPLES samples of equal run counts. */
+typedef void (*bench_fn)(const void *ctx);
+static double median_seconds(bench_fn run, const void *ctx) {
+    run(ctx); /* warm up: caches, page faults, AVX clock */
+    size_t runs = 1;
+    for (;;) {
+        const double t0 = now();
+        for (size_t i = 0; i < runs; i++) run(ctx);
+        if (now() - t0 >= SAMPLE_SECONDS || runs >= (1u << 20)) break;
+        runs *= 2;
+    }
+    double t[SAMPLES];
+    for (int s = 0; s < SAMPLES; s++) {
+        const double t0 = now();
+        for (size_t i = 0; i < runs; i++) run(ctx);
+        t[s] = (now() - t0) / (double)runs;
+    }
+    qsort(t, SAMPLES, sizeof t[0], cmp_double);
+    return t[SAMPLES / 2];
+}
+
+struct conv_ctx {
+    const gl_conv2d_kernel *k;
+    const gl_conv2d_params *p;
+    const float *in, *packed, *res;
+    float *out;
 };
 
+static void run_conv(const void *ctx) {
+    const struct conv_ctx *c = ctx;
+    c->k->run(c->p, c->in, c->packed, c->res, c->out, 0, c->p->out_h);
+}
+
+struct pool_ctx {
+    const gl_kernels *ks;
+    size_t hw, channels;
+    const float *in;
+    float *out;
+};
+
+static void run_pool(const void *ctx) {
+    const struct pool_ctx *c = ctx;
+    c->ks->global_avgpool(c->hw, c->channels, c->in, c->out);
+}
+
 int main(int argc, char **argv) {
-    const char *filter = argc > 1 ? argv[1] : NULL;
-    printf("%-28s %-8s %-30s %10s %9s\n", "shape", "variant", "kernel", "ms/run", "GFLOP/s");
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    const char *filter = NULL;
+    int all = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-a") == 0) all = 1;
+        else filter = argv[i];
+    }
+
+    /* peaks; the last supported variant is the fastest */
+    double peak = 0.0;
+    printf("measured peak, one core:");
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+        const double g = gl_kernels_peak_gflops(ks, 0.5);
+        printf("  %s %.1f GFLOP/s", ks->variant, g);
+        if (g > peak) peak = g;
+    }
+    printf("\n%% of peak is of %.1f GFLOP/s; x scalar = scalar's selected kernel time / this time\n\n", peak);
+
+    double total[8] = {0};
+    printf("%-27s %3s %-7s %-28s %9s %8s %7s %8s\n", "shape", "n", "variant", "kernel", "median ms",
+           "GFLOP/s", "% peak", "x scalar");
+    for (size_t s = 0; s < SHAPES; s++) {
         const struct shape *sh = &shapes[s];
         if (filter && !strstr(sh->name, filter)) continue;
         const gl_conv2d_params *p = &sh->p;
         const size_t cig = p->in_c / p->groups;
-        const double flops = 2.0 * (double)(p->out_h * p->out_w * p->out_c) *
-                             (double)(cig * p->kernel_h * p->kernel_w);
+        const double flops = sh->global_pool
+            ? (double)(p->in_h * p->in_w * p->in_c)
+            : 2.0 * (double)(p->out_h * p->out_w * p->out_c) * (double)(cig * p->kernel_h * p->kernel_w);
         float *in = random_floats(p->in_h * p->in_w * p->in_c);
         float *w = random_floats(p->out_c * cig * p->kernel_h * p->kernel_w);
         float *bias = random_floats(p->out_c);
+        float *res = sh->residual ? random_floats(p->out_h * p->out_w * p->out_c) : NULL;
         float *out = random_floats(p->out_h * p->out_w * p->out_c);
+        double scalar_time = 0.0;
         for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
             const gl_kernels *ks = gl_kernels_variant(v);
             if (!gl_kernels_variant_supported(ks)) continue;
-            for (size_t i = 0; i < ks->conv2d_count; i++) {
-                const gl_conv2d_kernel *k = &ks->conv2d[i];
-                if (!k->supports(p)) continue;
-                float *packed = random_floats(k->packed_size(p));
-                k->pack(p, w, bias, packed);
-                k->run(p, in, packed, NULL, out, 0, p->out_h); /* warm up */
-                /* best of several timed batches of >= 0.1 s: the machine is shared */
-                double best = INFINITY;
-                for (int rep = 0; rep < 5; rep++) {
-                    size_t runs = 0;
-                    const double t0 = now();
-                    double t1;
-                    do {
-                        k->run(p, in, packed, NULL, out, 0, p->out_h);
-                        runs++;
-                        t1 = now();
-                    } while (t1 - t0 < 0.1);
-                    const double per = (t1 - t0) / (double)runs;
-                    if (per < best) best = per;
+            const gl_conv2d_kernel *sel = sh->global_pool ? NULL : gl_conv2d_select(ks, p);
+            const size_t nk = sh->global_pool ? 1 : ks->conv2d_count;
+            for (size_t i = 0; i < nk; i++) {
+                const gl_conv2d_kernel *k = sh->global_pool ? NULL : &ks->conv2d[i];
+                if (k != NULL && (!k->supports(p) || (!all && k != sel))) continue;
+                double t;
+                if (k == NULL) {
+                    const struct pool_ctx c = {ks, p->in_h * p->in_w, p->in_c, in, out};
+                    t = median_seconds(run_pool, &c);
+                } else {
+                    float *packed = random_floats(k->packed_size(p));
+                    k->pack(p, w, bias, packed);
+                    const struct conv_ctx c = {k, p, in, packed, res, out};
+                    t = median_seconds(run_conv, &c);
+                    free(packed);
                 }
-                printf("%-28s %-8s %-30s %10.3f %9.2f%s\n", sh->name, ks->variant, k->name,
-                       best * 1e3, flops / best * 1e-9,
-                       gl_conv2d_select(ks, p) == k ? "  (selected)" : "");
-                free(packed);
+                const int selected = k == sel;
+                if (selected && v == 0) scalar_time = t;
+                if (selected && v < 8) total[v] += sh->count * t;
+                char ratio[16] = "";
+                if (scalar_time > 0.0) snprintf(ratio, sizeof ratio, "%.2f", scalar_time / t);
+                printf("%-27s %3d %-7s %-28s %9.4f %8.2f %7.1f %8s%s\n", sh->name, sh->count, ks->variant,
+                       k ? k->name : "global_avgpool", t * 1e3, flops / t * 1e-9,
+                       100.0 * flops / t * 1e-9 / peak, ratio, all && selected && k ? " (selected)" : "");
             }
         }
         free(in);
         free(w);
         free(bias);
+        free(res);
         free(out);
+    }
+    printf("\nLite0 forward pass, these kernels weighted by their counts (%s):\n",
+           filter ? "filtered shapes only" : "all shapes");
+    for (size_t v = 0; v < gl_kernels_variant_count() && v < 8; v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+        printf("  %-7s %8.3f ms", ks->variant, total[v] * 1e3);
+        if (v > 0 && total[v] > 0.0) printf("   (x%.2f scalar)", total[0] / total[v]);
+        printf("\n");
     }
     return 0;
 }

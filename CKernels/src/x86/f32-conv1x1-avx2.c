@@ -1,0 +1,300 @@
+/* f32-conv1x1-avx2.c — pointwise convolution as register-blocked GEMMs over packed weight panels: 6 pixels × 16 channels, and 1 × 64 for tiny images (the classifier's GEMV). */
+#include "avx2.h"
+
+#if defined(__x86_64__)
+
+#include <assert.h>
+
+/*
+ * A pointwise convolution is a GEMM: C[pixel][oc] = bias[oc] + sum_ci A[pixel][ci] W[oc][ci],
+ * with A the NHWC input (one row per pixel, in_c floats) and C the NHWC output.
+ * A micro-kernel keeps an MR × NR block of C in ymm accumulators and, per ci,
+ * broadcasts MR input values and loads NR/8 weight vectors (XNNPACK's
+ * "broadcast" GEMM). Weights are packed once, at load, into panels of NR
+ * output channels:
+ *
+ *   panel = bias[w], then w[in_c][w]          (w = the panel's width)
+ *
+ * zero-padded past out_c, so the k-loop always computes whole vectors and
+ * only the stores are cut (masked) to the real channels.
+ *
+ * Rows: a block of MR pixels is processed by the micro-kernel compiled for
+ * exactly that MR (1..6), so no row is aliased or recomputed; the remainder of
+ * a row range is split so that no block is tiny (7 = 4 + 3, 8 = 4 + 4,
+ * 9 = 5 + 4), because a block of r rows has only r * NR/8 independent FMA
+ * chains and fewer than 8 leave the FMA pipes idle.
+ */
+
+/* ------------------------------------------------------------------------ */
+/* the 6x16 kernel                                                           */
+
+#define NR16 16
+#define MR6 6
+/* Weights processed per pass over the pixels: panels beyond this many floats
+ * start a new pass, so that one pass's weights stay in L2 while every pixel
+ * block streams them (the 7x7 layers have 1-2 MB of weights, L2 is 1 MB). */
+#define PASS_FLOATS (96 * 1024)
+
+/* The panel starting at output channel n0 is 16 wide unless 8 suffice. */
+static size_t width_x16(size_t nc, size_t n0) { return nc - n0 > 8 ? 16 : 8; }
+
+size_t gl_f32_conv1x1_packed_size_x16(const gl_conv2d_params *p) {
+    size_t size = 0;
+    for (size_t n0 = 0; n0 < p->out_c; n0 += width_x16(p->out_c, n0))
+        size += width_x16(p->out_c, n0) * (p->in_c + 1);
+    return size;
+}
+
+/* Panels as wide as `width` says (x16: 16 or a last 8; x64: 64 or the rest), zero-padded past out_c. */
+static void pack_panels(const gl_conv2d_params *p, const float *weights_oihw, const float *bias,
+                        float *packed, size_t (*width)(size_t nc, size_t n0)) {
+    const size_t kc = p->in_c, nc = p->out_c;
+    for (size_t n0 = 0; n0 < nc; n0 += width(nc, n0)) {
+        const size_t w = width(nc, n0);
+        for (size_t j = 0; j < w; j++)
+            *packed++ = (n0 + j < nc && bias != NULL) ? bias[n0 + j] : 0.0f;
+        for (size_t k = 0; k < kc; k++)
+            for (size_t j = 0; j < w; j++)
+                *packed++ = n0 + j < nc ? weights_oihw[(n0 + j) * kc + k] : 0.0f;
+    }
+}
+
+void gl_f32_conv1x1_pack_x16(const gl_conv2d_params *p, const float *weights_oihw,
+                             const float *bias, float *packed) {
+    assert(gl_f32_conv1x1_supports(p));
+    assert(weights_oihw != NULL && packed != NULL);
+    pack_panels(p, weights_oihw, bias, packed, width_x16);
+}
+
+/*
+ * MR pixels (a, lda floats apart) times one panel of NV*8 channels at w:
+ * acc = bias + a·w over kc, then the epilogue into c (ldc floats apart), n
+ * real columns. MR and NV are constants after inlining, so acc lives in
+ * MR*NV ymm registers and the k-loop has no branch but its own.
+ */
+GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const float *a,
+                             size_t lda, const float *w, float *c, size_t ldc, const float *r,
+                             __m256 lo, __m256 hi, size_t n) {
+    __m256 acc[MR6][2];
+    const float *ap[MR6];
+    GL_UNROLL for (size_t i = 0; i < MR; i++) {
+        ap[i] = a + i * lda;
+        GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm256_loadu_ps(w + 8 * v);
+    }
+    w += NV * 8;
+    for (size_t k = 0; k < kc; k++) {
+        __m256 wv[2];
+        GL_UNROLL for (size_t v = 0; v < NV; v++) wv[v] = _mm256_loadu_ps(w + 8 * v);
+        w += NV * 8;
+        GL_UNROLL for (size_t i = 0; i < MR; i++) {
+            const __m256 ai = _mm256_broadcast_ss(ap[i] + k);
+            GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(ai, wv[v], acc[i][v]);
+        }
+    }
+    GL_UNROLL for (size_t i = 0; i < MR; i++)
+        gl_avx2_store_pixel(NV, c + i * ldc, r != NULL ? r + i * ldc : NULL, acc[i], lo, hi, n);
+}
+
+/*
+ * MR pixels against `full` whole 16-wide panels and then, if tail != 0, the
+ * last panel with `tail` (1..15) real columns: 16 wide above 8, else 8 wide.
+ */
+GL_AVX2_INLINE void rows_x16(const size_t MR, size_t kc, const float *a, const float *w,
+                             size_t full, size_t tail, float *c, size_t ldc, const float *r,
+                             float flo, float fhi) {
+    const __m256 lo = _mm256_set1_ps(flo), hi = _mm256_set1_ps(fhi);
+    const size_t psize = NR16 * (kc + 1);
+    for (size_t j = 0; j < full; j++) {
+        tile_x16(MR, 2, kc, a, kc, w, c, ldc, r, lo, hi, 16);
+        w += psize;
+        c += 16;
+        if (r != NULL) r += 16;
+    }
+    if (tail > 8) tile_x16(MR, 2, kc, a, kc, w, c, ldc, r, lo, hi, tail);
+    else if (tail != 0) tile_x16(MR, 1, kc, a, kc, w, c, ldc, r, lo, hi, tail);
+}
+
+typedef void (*rows_fn)(size_t kc, const float *a, const float *w, size_t full, size_t tail,
+                        float *c, size_t ldc, const float *r, float lo, float hi);
+
+#define ROWS_X16(mr)                                                                        \
+    GL_AVX2 static void rows_x16_##mr(size_t kc, const float *a, const float *w, size_t full, \
+                                      size_t tail, float *c, size_t ldc, const float *r,     \
+                                      float lo, float hi) {                                  \
+        rows_x16(mr, kc, a, w, full, tail, c, ldc, r, lo, hi);                               \
+    }
+ROWS_X16(1)
+ROWS_X16(2)
+ROWS_X16(3)
+ROWS_X16(4)
+ROWS_X16(5)
+ROWS_X16(6)
+
+static const rows_fn rows_x16_fns[MR6 + 1] = {
+    NULL, rows_x16_1, rows_x16_2, rows_x16_3, rows_x16_4, rows_x16_5, rows_x16_6,
+};
+
+void gl_f32_conv1x1_6x16__avx2(const gl_conv2d_params *p, const float *input,
+                               const float *packed, const float *residual, float *output,
+                               size_t row_begin, size_t row_end) {
+    assert(gl_f32_conv1x1_supports(p));
+    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
+    assert(input != NULL && packed != NULL && output != NULL);
+
+    const size_t kc = p->in_c, nc = p->out_c;
+    const size_t first = row_begin * p->out_w;
+    const size_t m = (row_end - row_begin) * p->out_w;
+    if (m == 0) return;
+    const size_t psize = NR16 * (kc + 1);
+    const size_t full_total = nc / NR16, rem = nc % NR16;
+    const size_t panels = full_total + (rem != 0);
+    size_t per_pass = PASS_FLOATS / psize;
+    if (per_pass == 0) per_pass = 1;
+
+    for (size_t j0 = 0; j0 < panels; j0 += per_pass) {
+        const size_t j1 = j0 + per_pass < panels ? j0 + per_pass : panels;
+        const size_t full = (j1 < full_total ? j1 : full_total) - j0;
+        const size_t tail = j1 == panels ? rem : 0;
+        const float *w = packed + j0 * psize;
+        const float *a = input + first * kc;
+        float *c = output + first * nc + j0 * NR16;
+        const float *r = residual != NULL ? residual + first * nc + j0 * NR16 : NULL;
+        for (size_t left = m; left != 0;) {
+            const size_t mr = gl_avx2_next_block(left, MR6);
+            rows_x16_fns[mr](kc, a, w, full, tail, c, nc, r, p->output_min, p->output_max);
+            a += mr * kc;
+            c += mr * nc;
+            if (r != NULL) r += mr * nc;
+            left -= mr;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* the 1x64 kernel, for images of a few pixels                               */
+
+/*
+ * With one pixel (the classifier, a GEMV) the 6x16 kernel would have two FMA
+ * chains and wait on FMA latency. Here panels are 64 channels wide and a
+ * block of pixels takes a panel in chunks as wide as its height allows: one
+ * pixel the whole 64 (8 chains), 2-3 pixels 32 (8 or 12 chains), 4-6 pixels
+ * 16 (as 6x16: a taller block reuses each weight vector more, and the weights
+ * come from L2). Every output is still bias + a sum in ascending ci, so the
+ * result does not depend on how rows were blocked or split between calls.
+ * The weights are the big operand, so the loop runs panel-major: each panel
+ * is read from memory once and stays in cache while the (few) pixel blocks
+ * use it.
+ */
+
+#define NR64 64
+
+/* The panel starting at n0 is 64 wide, or the rest rounded up to 8. */
+static size_t width_x64(size_t nc, size_t n0) {
+    const size_t rest = nc - n0;
+    return rest >= NR64 ? NR64 : (rest + 7) / 8 * 8;
+}
+
+int gl_f32_conv1x1_small_supports(const gl_conv2d_params *p) {
+    return gl_f32_conv1x1_supports(p) && p->out_h * p->out_w <= GL_CONV1X1_SMALL_PIXELS;
+}
+
+size_t gl_f32_conv1x1_packed_size_x64(const gl_conv2d_params *p) {
+    size_t size = 0;
+    for (size_t n0 = 0; n0 < p->out_c; n0 += width_x64(p->out_c, n0))
+        size += width_x64(p->out_c, n0) * (p->in_c + 1);
+    return size;
+}
+
+void gl_f32_conv1x1_pack_x64(const gl_conv2d_params *p, const float *weights_oihw,
+                             const float *bias, float *packed) {
+    assert(gl_f32_conv1x1_small_supports(p));
+    assert(weights_oihw != NULL && packed != NULL);
+    pack_panels(p, weights_oihw, bias, packed, width_x64);
+}
+
+/*
+ * MR (1..6) pixels × NV (1..8) vectors of one panel, MR*NV <= 12: w points at
+ * the chunk's bias, `ws` floats (the panel width) separate consecutive ci.
+ * Weights are FMA memory operands, so the accumulators and MR broadcasts fit
+ * the 16 registers.
+ */
+GL_AVX2_INLINE void tile_x64(const size_t MR, const size_t NV, size_t kc, const float *a,
+                             size_t lda, const float *w, size_t ws, float *c, size_t ldc,
+                             const float *r, __m256 lo, __m256 hi, size_t n) {
+    __m256 acc[6][8];
+    const float *ap[6];
+    GL_UNROLL for (size_t i = 0; i < MR; i++) {
+        ap[i] = a + i * lda;
+        GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm256_loadu_ps(w + 8 * v);
+    }
+    w += ws;
+    for (size_t k = 0; k < kc; k++, w += ws) {
+        GL_UNROLL for (size_t i = 0; i < MR; i++) {
+            const __m256 ai = _mm256_broadcast_ss(ap[i] + k);
+            GL_UNROLL for (size_t v = 0; v < NV; v++)
+                acc[i][v] = _mm256_fmadd_ps(ai, _mm256_loadu_ps(w + 8 * v), acc[i][v]);
+        }
+    }
+    GL_UNROLL for (size_t i = 0; i < MR; i++)
+        gl_avx2_store_pixel(NV, c + i * ldc, r != NULL ? r + i * ldc : NULL, acc[i], lo, hi, n);
+}
+
+typedef void (*tile64_fn)(size_t kc, const float *a, const float *w, size_t ws, float *c,
+                          size_t ldc, const float *r, __m256 lo, __m256 hi, size_t n);
+
+#define TILE_X64(mr, nv)                                                                         \
+    GL_AVX2 static void tile_x64_##mr##_##nv(size_t kc, const float *a, const float *w,          \
+                                             size_t ws, float *c, size_t ldc, const float *r,    \
+                                             __m256 lo, __m256 hi, size_t n) {                   \
+        tile_x64(mr, nv, kc, a, kc, w, ws, c, ldc, r, lo, hi, n);                                \
+    }
+TILE_X64(1, 1) TILE_X64(1, 2) TILE_X64(1, 3) TILE_X64(1, 4)
+TILE_X64(1, 5) TILE_X64(1, 6) TILE_X64(1, 7) TILE_X64(1, 8)
+TILE_X64(2, 1) TILE_X64(2, 2) TILE_X64(2, 3) TILE_X64(2, 4)
+TILE_X64(3, 1) TILE_X64(3, 2) TILE_X64(3, 3) TILE_X64(3, 4)
+TILE_X64(4, 1) TILE_X64(4, 2) TILE_X64(5, 1) TILE_X64(5, 2) TILE_X64(6, 1) TILE_X64(6, 2)
+
+/* Chunk width for a block of mr pixels, and the tiles: [mr][nv], nv <= chunk / 8. */
+static size_t chunk_x64(size_t mr) { return mr == 1 ? 64 : mr <= 3 ? 32 : 16; }
+static const tile64_fn tiles_x64[7][9] = {
+    {NULL},
+    {NULL, tile_x64_1_1, tile_x64_1_2, tile_x64_1_3, tile_x64_1_4,
+     tile_x64_1_5, tile_x64_1_6, tile_x64_1_7, tile_x64_1_8},
+    {NULL, tile_x64_2_1, tile_x64_2_2, tile_x64_2_3, tile_x64_2_4},
+    {NULL, tile_x64_3_1, tile_x64_3_2, tile_x64_3_3, tile_x64_3_4},
+    {NULL, tile_x64_4_1, tile_x64_4_2},
+    {NULL, tile_x64_5_1, tile_x64_5_2},
+    {NULL, tile_x64_6_1, tile_x64_6_2},
+};
+
+GL_AVX2 void gl_f32_conv1x1_1x64__avx2(const gl_conv2d_params *p, const float *input,
+                                       const float *packed, const float *residual, float *output,
+                                       size_t row_begin, size_t row_end) {
+    assert(gl_f32_conv1x1_small_supports(p));
+    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
+    assert(input != NULL && packed != NULL && output != NULL);
+
+    const size_t kc = p->in_c, nc = p->out_c;
+    const size_t first = row_begin * p->out_w;
+    const size_t m = (row_end - row_begin) * p->out_w;
+    const __m256 lo = _mm256_set1_ps(p->output_min), hi = _mm256_set1_ps(p->output_max);
+    const float *w = packed;
+    for (size_t n0 = 0; n0 < nc; n0 += NR64) {
+        const size_t width = width_x64(nc, n0);
+        for (size_t i = 0; i < m;) {
+            const size_t mr = gl_avx2_next_block(m - i, 6);
+            const size_t chunk = chunk_x64(mr);
+            for (size_t c0 = 0; c0 < width; c0 += chunk) {
+                const size_t nv = (width - c0 < chunk ? width - c0 : chunk) / 8;
+                const size_t n = nc - n0 - c0 < nv * 8 ? nc - n0 - c0 : nv * 8;
+                const size_t at = (first + i) * nc + n0 + c0;
+                tiles_x64[mr][nv](kc, input + (first + i) * kc, w + c0, width, output + at, nc,
+                                  residual != NULL ? residual + at : NULL, lo, hi, n);
+            }
+            i += mr;
+        }
+        w += width * (kc + 1);
+    }
+}
+
+#endif
