@@ -4,17 +4,18 @@ import Dispatch
 
 /// Memory a model owns for its lifetime: packed weights and other constants.
 final class ConstantStorage: @unchecked Sendable {
-    private var blocks: [UnsafeMutablePointer<Float>] = []
+    private var blocks: [UnsafeMutableRawPointer] = []
 
+    /// Cache-line aligned, so a kernel's 16-float weight panel row is exactly one line.
     func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let block = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        let block = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.size, alignment: 64)
         blocks.append(block)
-        return block
+        return block.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     func store(_ values: [Float]) -> UnsafePointer<Float> {
         let block = allocate(values.count)
-        values.withUnsafeBufferPointer { block.update(from: $0.baseAddress!, count: values.count) }
+        if !values.isEmpty { values.withUnsafeBufferPointer { block.update(from: $0.baseAddress!, count: values.count) } }
         return UnsafePointer(block)
     }
 
