@@ -48,6 +48,8 @@ public final class Socket: @unchecked Sendable {
     }
 
     private let fd: Int32
+    private let closeOnce = NSLock()
+    private var closed = false
 
     public init(_ kind: Kind) throws(NanomsgError) {
         let fd = switch kind {
@@ -58,7 +60,16 @@ public final class Socket: @unchecked Sendable {
         self.fd = fd
     }
 
-    deinit { nn_close(fd) }
+    deinit { close() }
+
+    /// Closes the socket (an ipc:// endpoint's file goes with it); later calls fail. Idempotent.
+    public func close() {
+        closeOnce.lock()
+        defer { closeOnce.unlock() }
+        guard !closed else { return }
+        closed = true
+        nn_close(fd)
+    }
 
     public func bind(_ url: String) throws(NanomsgError) {
         guard nn_bind(fd, url) >= 0 else { throw NanomsgError("bind \(url)") }

@@ -50,6 +50,15 @@ enum Call: Sendable {
 }
 
 extension Call {
+    /// The parameters and bytes that decide the answer (the cache key's call-specific part).
+    var identity: (parameters: String, payload: [Data]) {
+        switch self {
+        case let .classifyJPEG(bytes, topK): ("jpeg top=\(topK)", [bytes])
+        case let .classifyTensor(raw, topK): ("tensor top=\(topK)", [raw])
+        case let .infer(raws): ("infer", raws)
+        }
+    }
+
     /// Checks a Classify request against the model and the server's limits.
     static func classify(_ request: Glimpse_V1_ClassifyRequest, model: LoadedModel, maxPayload: Int) throws(CallError) -> Call {
         guard let info = model.classifier else {

@@ -2,18 +2,22 @@
 // concurrent calls are computed once.
 import Foundation
 
-/// What makes two calls the same: method, model and its version, and the request body bytes
-/// (which carry the image and every parameter). Hashing uses the standard library's per-process
-/// seeded hasher, so nobody can aim collisions at it, and equality compares every byte, so a
-/// collision can never hand one image's answer to another.
+/// What makes two calls the same: method, the model they resolve to and its version, the
+/// parameters that change the answer, and the payload bytes. Built from the validated call, not
+/// the raw request, so a call naming the default model and one naming none share an entry.
+/// Hashing uses the standard library's per-process seeded hasher, so nobody can aim collisions
+/// at it, and equality compares every byte, so a collision can never hand one image's answer to another.
 struct CallKey: Hashable, Sendable {
     var method: String
     var model: String
     var version: String
-    var body: Data
+    var parameters: String
+    var payload: [Data]
 
     /// Memory the key holds, for the cache's byte budget.
-    var bytes: Int { body.count + method.utf8.count + model.utf8.count + version.utf8.count }
+    var bytes: Int {
+        payload.reduce(0) { $0 + $1.count } + method.utf8.count + model.utf8.count + version.utf8.count + parameters.utf8.count
+    }
 }
 
 /// An LRU map bounded by entries and bytes, plus the table of calls being computed.
@@ -141,7 +145,7 @@ final class ResultCache<Waiter>: @unchecked Sendable {
             index[entries[victim].key] = nil
             usedBytes -= entries[victim].bytes
             entries[victim].value = Data()
-            entries[victim].key.body = Data()
+            entries[victim].key.payload = []
             freeSlots.append(victim)
             counters.evictions += 1
         }

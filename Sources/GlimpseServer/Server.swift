@@ -94,6 +94,7 @@ public final class Server: @unchecked Sendable {
         }
         queue.close()
         workersDone.wait()
+        socket.close()
         logger.info("stopped", metadata: ["requests": "\(stats.requestCount)"])
     }
 
@@ -118,12 +119,8 @@ public final class Server: @unchecked Sendable {
         do { envelope = try Frame.decodeRequest(incoming.bytes) } catch {
             return reply(Waiter(route: incoming.route, requestID: 0, deadline: .max, received: received), error: CallError(error))
         }
-        var deadline = UInt64.max
-        if envelope.timeoutMs > 0 { deadline = received + UInt64(envelope.timeoutMs) * 1_000_000 }
-        if envelope.deadlineUnixMs > 0 {
-            let remaining = Int64(envelope.deadlineUnixMs) - Int64(Date().timeIntervalSince1970 * 1000)
-            deadline = min(deadline, remaining <= 0 ? 0 : received + UInt64(remaining) * 1_000_000)
-        }
+        let deadline = Self.deadline(received: received, timeoutMs: envelope.timeoutMs, unixMs: envelope.deadlineUnixMs,
+                                     nowUnixMs: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
         let waiter = Waiter(route: incoming.route, requestID: envelope.requestID, deadline: deadline, received: received)
         if deadline <= received {
             return reply(waiter, error: CallError(.deadlineExceeded, "the deadline had passed when the request arrived"))
@@ -161,6 +158,19 @@ public final class Server: @unchecked Sendable {
         }
     }
 
+    /// The monotonic deadline of a request received at `received`: the earlier of its timeout and
+    /// its absolute deadline; .max for none. Saturating: a deadline too far ahead to represent is none.
+    static func deadline(received: UInt64, timeoutMs: UInt32, unixMs: UInt64, nowUnixMs: UInt64) -> UInt64 {
+        func after(_ milliseconds: UInt64) -> UInt64 {
+            let (nanoseconds, overflow) = milliseconds.multipliedReportingOverflow(by: 1_000_000)
+            let (at, late) = received.addingReportingOverflow(nanoseconds)
+            return overflow || late ? .max : at
+        }
+        var deadline = timeoutMs > 0 ? after(UInt64(timeoutMs)) : .max
+        if unixMs > 0 { deadline = min(deadline, unixMs <= nowUnixMs ? 0 : after(unixMs - nowUnixMs)) }
+        return deadline
+    }
+
     private func parse<M: SwiftProtobuf.Message>(_ type: M.Type, _ body: Data) throws(CallError) -> M {
         do { return try M(serializedBytes: body) } catch {
             throw CallError(.invalidArgument, "body is not a valid \(M.protoMessageName): \(error)")
@@ -176,7 +186,8 @@ public final class Server: @unchecked Sendable {
     /// Answers from the cache, joins an identical call in flight, or queues a new one.
     private func submit(_ call: Call, _ model: LoadedModel, _ envelope: Glimpse_V1_RequestEnvelope, _ waiter: Waiter) throws(CallError) {
         let cached = envelope.metadata[MetadataKey.cache]?.lowercased() != "no"
-        let key = cached ? CallKey(method: envelope.method, model: model.name, version: model.version, body: envelope.body) : nil
+        let key = cached ? CallKey(method: envelope.method, model: model.name, version: model.version,
+                                   parameters: call.identity.parameters, payload: call.identity.payload) : nil
         if let key {
             switch cache.lookup(key, waiter: waiter) {
             case let .hit(body):

@@ -25,6 +25,9 @@ struct Classify: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each reply from --server.")
     var timeout: Double = 10
 
+    @Flag(name: .customLong("no-cache"), help: "Ask --server to compute afresh rather than answer from its result cache.")
+    var noCache = false
+
     @OptionGroup var folder: ModelFolderOptions
 
     @OptionGroup var engine: EngineOptions
@@ -49,7 +52,7 @@ struct Classify: AsyncParsableCommand {
         if let server {
             let client = GlimpseClient(url: server, timeout: .milliseconds(Int(timeout * 1000)))
             classify = { jpeg in
-                try await client.classify(jpeg: Data(jpeg), model: model, topK: top).classes.map {
+                try await client.classify(jpeg: Data(jpeg), model: model, topK: top, cache: !noCache).classes.map {
                     Prediction(index: Int($0.index), label: $0.label, probability: $0.probability)
                 }
             }

@@ -7,6 +7,25 @@ import GlimpseProtocol
 import GlimpseServer
 import Testing
 
+/// `count` REQ sockets connected to `url`, with time for the connections to come up.
+func connected(_ url: String, _ count: Int) throws -> [Socket] {
+    let sockets = try (0..<count).map { _ in
+        let socket = try Socket(.request)
+        try socket.setResendInterval(milliseconds: Int(Int32.max))
+        try socket.setReceiveTimeout(milliseconds: 30_000)
+        try socket.connect(url)
+        return socket
+    }
+    Thread.sleep(forTimeInterval: 0.2)
+    return sockets
+}
+
+/// Sends every frame on its own socket at (nearly) the same moment, then collects the replies.
+func burst(_ sockets: [Socket], _ frames: [[UInt8]]) throws -> [Glimpse_V1_ResponseEnvelope] {
+    for (socket, frame) in zip(sockets, frames) { try frame.withUnsafeBytes { try socket.send($0) } }
+    return try sockets.map { socket in try socket.receive().withUnsafeBytes { try Frame.decodeResponse($0) } }
+}
+
 @Suite(.serialized) struct BadInputTests {
     /// Each case: what is sent, the status expected; after each, a good call must still be answered.
     static func cases() throws -> [(name: String, frame: [UInt8], status: StatusCode)] {
@@ -61,6 +80,16 @@ import Testing
         print("bad input table:\n" + table.joined(separator: "\n"))
     }
 
+    @Test(arguments: [UInt64.max, 1 << 63, 1_000_000_000_000_000])
+    func deadlinesTooFarAheadMeanNoDeadline(unixMs: UInt64) async throws {
+        let running = try RunningServer()
+        defer { running.stop() }
+        let reply = try rawCall(running.url, requestFrame(Method.health.rawValue, deadlineUnixMs: unixMs))
+        #expect(reply.status == 0, "\(reply.message)")
+        let good = try await running.client().classify(jpeg: image("cat.jpg"), topK: 1)
+        #expect((281...285).contains(Int(good.classes[0].index)))
+    }
+
     @Test func requestIDsAreEchoed() throws {
         let running = try RunningServer()
         defer { running.stop() }
@@ -71,43 +100,49 @@ import Testing
     @Test func floodBeyondTheQueueIsRefusedAtOnceAndEveryoneIsAnswered() async throws {
         let running = try RunningServer(workers: 1, queue: 2)
         defer { running.stop() }
-        let client = running.client()
-        let jpeg = try image("cat.jpg")
-        let statuses = await withTaskGroup(of: StatusCode.self) { group in
-            for _ in 0..<24 {
-                group.addTask {
-                    do { _ = try await client.classify(jpeg: jpeg, cache: false); return .ok } catch { return (error as? ClientError)?.status ?? .unknown }
-                }
-            }
-            return await group.reduce(into: [StatusCode]()) { $0.append($1) }
-        }
-        #expect(statuses.count == 24)
+        let frame = requestFrame(Method.classify.rawValue, body: try classifyBody(image("cat_large.jpg")),
+                                 metadata: [MetadataKey.cache: "no"])
+        let replies = try burst(connected(running.url, 24), Array(repeating: frame, count: 24))
+        let statuses = replies.map { StatusCode(rawValue: $0.status) }
+        #expect(replies.count == 24, "every request is answered")
         #expect(statuses.allSatisfy { $0 == .ok || $0 == .resourceExhausted }, "\(statuses)")
-        #expect(statuses.contains(.resourceExhausted), "24 at once into 1 worker + 2 queue slots were all accepted")
+        // One running, two queued: the rest arrived while the queue was full.
+        #expect(statuses.filter { $0 == .resourceExhausted }.count >= 20, "\(statuses)")
         #expect(statuses.contains(.ok))
-        let after = try await client.classify(jpeg: jpeg, cache: false)
+        let after = try await running.client().classify(jpeg: image("cat.jpg"), cache: false)
         #expect((281...285).contains(Int(after.classes[0].index)))
     }
 
     @Test func deadlinePassedInTheQueueIsNotRun() async throws {
         let running = try RunningServer(workers: 1)
         defer { running.stop() }
+        let body = try classifyBody(image("cat_large.jpg"))
+        // The first call keeps the one worker busy for milliseconds; once it is running, the
+        // others arrive with 1 ms to live and can only expire in the queue.
+        let sockets = try connected(running.url, 5)
+        let busy = sockets[0]
+        try requestFrame(Method.classify.rawValue, body: body, id: 1, metadata: [MetadataKey.cache: "no"]).withUnsafeBytes { try busy.send($0) }
         let client = running.client()
-        let jpeg = try image("cat_large.jpg")
-        // Keep the one worker busy, then queue calls that can only wait 1 ms.
-        async let busy = client.classify(jpeg: jpeg, cache: false)
-        let short = await withTaskGroup(of: StatusCode.self) { group in
-            for _ in 0..<4 {
-                group.addTask {
-                    do { _ = try await client.classify(jpeg: jpeg, timeout: .milliseconds(1), cache: false); return .ok } catch { return (error as? ClientError)?.status ?? .unknown }
-                }
-            }
-            return await group.reduce(into: [StatusCode]()) { $0.append($1) }
+        while try await client.stats().inFlight == 0 { try await Task.sleep(for: .microseconds(200)) }
+        var frames: [[UInt8]] = []
+        for id in 2...5 {
+            var envelope = Glimpse_V1_RequestEnvelope()
+            envelope.method = Method.classify.rawValue
+            envelope.requestID = UInt64(id)
+            envelope.body = body
+            envelope.timeoutMs = 1
+            envelope.metadata = [MetadataKey.cache: "no"]
+            frames.append(Frame.encode(envelope))
         }
-        _ = try await busy
-        #expect(short.allSatisfy { $0 == .deadlineExceeded }, "\(short)")
-        let stats = try await client.stats()
-        #expect((stats.repliesByStatus["DEADLINE_EXCEEDED"] ?? 0) >= 1, "the server answered none of them DEADLINE_EXCEEDED itself")
+        let replies = try burst(Array(sockets.dropFirst()), frames)
+        let first = try busy.receive().withUnsafeBytes { try Frame.decodeResponse($0) }
+        #expect(first.status == StatusCode.ok.rawValue)
+        for reply in replies {
+            #expect(reply.status == StatusCode.deadlineExceeded.rawValue, "\(reply.requestID): \(reply.message)")
+        }
+        let stats = try await running.client().stats()
+        // Each short call was answered without running: inference ran once.
+        #expect(stats.latencies.first { $0.stage == "inference" }?.count == 1)
     }
 
     @Test func oversizedFrameIsDroppedAndTheServerKeepsServing() async throws {

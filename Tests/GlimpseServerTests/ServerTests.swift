@@ -112,6 +112,17 @@ func classifyBody(_ jpeg: Data, model: String = "") throws -> Data {
         #expect(stats.cacheHits == 1 && stats.cacheMisses == 3)
     }
 
+    @Test func namingTheDefaultModelOrNoneIsTheSameCall() async throws {
+        let running = try RunningServer()
+        defer { running.stop() }
+        let client = running.client()
+        let jpeg = try image("rocket.jpg")
+        _ = try await client.classify(jpeg: jpeg, model: "")
+        _ = try await client.classify(jpeg: jpeg, model: "lite0")
+        let stats = try await client.stats()
+        #expect(stats.cacheMisses == 1 && stats.cacheHits == 1)
+    }
+
     @Test func identicalConcurrentCallsAreComputedOnce() async throws {
         let running = try RunningServer(workers: 1)
         defer { running.stop() }
