@@ -18,7 +18,7 @@ final class RunningServer: @unchecked Sendable {
     let url: String
     private let finished = DispatchSemaphore(value: 0)
 
-    init(models: [String] = ["lite0"], workers: Int = 2, queue: Int = 64, cacheMB: Int = 16,
+    init(models: [String] = ["lite0"], workers: Int = 2, queue: Int = 64, cacheBytes: Int = 16 << 20,
          maxMessageBytes: Int = 4 << 20, maxPayloadBytes: Int = 2 << 20) throws {
         url = "ipc:///tmp/glimpse-test-\(getpid())-\(UUID().uuidString.prefix(8)).ipc"
         var configuration = ServerConfiguration()
@@ -27,7 +27,7 @@ final class RunningServer: @unchecked Sendable {
         configuration.models = models
         configuration.workers = workers
         configuration.queueCapacity = queue
-        configuration.cacheBytes = cacheMB << 20
+        configuration.cacheBytes = cacheBytes
         configuration.maxMessageBytes = maxMessageBytes
         configuration.maxPayloadBytes = maxPayloadBytes
         server = try Server(configuration)
@@ -110,6 +110,48 @@ func classifyBody(_ jpeg: Data, model: String = "") throws -> Data {
         _ = try await client.classify(jpeg: image("cat.jpg"))
         stats = try await client.stats()
         #expect(stats.cacheHits == 1 && stats.cacheMisses == 3)
+    }
+
+    @Test func theLeastRecentlyUsedResultIsEvictedFirst() async throws {
+        // Room for two of these (35, 52 and 72 KB images; keys hold the image bytes), not three.
+        let running = try RunningServer(cacheBytes: 150_000)
+        defer { running.stop() }
+        let client = running.client()
+        let (a, b, c) = (try image("cat.jpg"), try image("rocket.jpg"), try image("coffee.jpg"))
+        _ = try await client.classify(jpeg: a)
+        _ = try await client.classify(jpeg: b)
+        _ = try await client.classify(jpeg: a) // a is now the most recent
+        _ = try await client.classify(jpeg: c) // evicts b, the least recent
+        var stats = try await client.stats()
+        #expect(stats.cacheEvictions == 1 && stats.cacheEntries == 2 && stats.cacheBytes <= 150_000)
+        _ = try await client.classify(jpeg: a)
+        stats = try await client.stats()
+        #expect(stats.cacheHits == 2, "a should have stayed")
+        _ = try await client.classify(jpeg: b)
+        stats = try await client.stats()
+        #expect(stats.cacheHits == 2 && stats.cacheMisses == 4, "b should have been evicted")
+    }
+
+    @Test func inferReturnsTheRawLogitsOfClassify() async throws {
+        let running = try RunningServer()
+        defer { running.stop() }
+        let client = running.client()
+        // A preprocessed tensor: all zeros is a valid (grey) input of the right shape.
+        var request = Glimpse_V1_InferRequest()
+        var tensor = Glimpse_V1_Tensor()
+        tensor.name = "input"
+        tensor.datatype = .fp32
+        tensor.shape = [1, 3, 224, 224]
+        tensor.rawContents = Data(count: 3 * 224 * 224 * 4)
+        request.inputs = [tensor]
+        let response = try await client.infer(request)
+        #expect(response.outputs.count == 1 && response.outputs[0].shape == [1, 1000])
+        let logits = response.outputs[0].rawContents.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        var classify = Glimpse_V1_ClassifyRequest()
+        classify.tensor = tensor
+        classify.topK = 1
+        let top: Glimpse_V1_ClassifyResponse = try await client.call(.classify, classify)
+        #expect(Int(top.classes[0].index) == logits.indices.max { logits[$0] < logits[$1] })
     }
 
     @Test func namingTheDefaultModelOrNoneIsTheSameCall() async throws {
