@@ -106,6 +106,21 @@ const gl_conv2d_kernel *gl_conv2d_select(const gl_kernels *kernels, const gl_con
  */
 double gl_kernels_peak_gflops(const gl_kernels *kernels, double seconds);
 
+/*
+ * Intra-op threads: a pool of N computes one convolution's output rows N ways (the caller's
+ * thread plus N-1 helpers that spin between convolutions and sleep between requests).
+ * One pool serves one caller at a time (a session owns its pool).
+ */
+typedef struct gl_threadpool gl_threadpool;
+/* NULL if threads is 0 or a thread cannot be started. */
+gl_threadpool *gl_threadpool_create(size_t threads);
+void gl_threadpool_destroy(gl_threadpool *pool);
+size_t gl_threadpool_size(const gl_threadpool *pool);
+/* Runs `kernel` over all output rows, split evenly across the pool; returns when every row is done.
+ * A NULL pool runs on the caller's thread. Results are identical for any split. */
+void gl_conv2d_run_parallel(gl_threadpool *pool, const gl_conv2d_kernel *kernel, const gl_conv2d_params *p,
+                            const float *input, const float *packed, const float *residual, float *output);
+
 #ifdef __cplusplus
 }
 #endif

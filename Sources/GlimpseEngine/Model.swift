@@ -108,6 +108,8 @@ public final class Session {
     /// Threads one run may use (intra-op); 1 keeps a run on the caller's thread.
     public let threads: Int
     private let arena: UnsafeMutablePointer<Float>
+    /// The intra-op pool when threads > 1 (its helpers spin between steps, sleep between runs).
+    private let pool: OpaquePointer?
 
     init(_ model: Model, threads: Int) {
         self.model = model
@@ -117,9 +119,13 @@ public final class Session {
         arena = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
         arena.initialize(repeating: 0, count: count)
+        pool = self.threads > 1 ? gl_threadpool_create(self.threads) : nil
     }
 
-    deinit { arena.deallocate() }
+    deinit {
+        gl_threadpool_destroy(pool)
+        arena.deallocate()
+    }
 
     /// Where input `index` is read from (NCHW, row-major); write it, then call `run()`.
     public func input(_ index: Int = 0) -> UnsafeMutableBufferPointer<Float> {
@@ -135,13 +141,13 @@ public final class Session {
 
     /// Runs the model on what `input(_:)` holds.
     public func run() {
-        let context = RunContext(arena: arena, threads: threads)
+        let context = RunContext(arena: arena, pool: pool)
         for step in model.program.steps { step.run(context) }
     }
 
     /// Runs once, timing every step; returns (kind, nanoseconds) per step in order.
     public func profile() -> [(kind: String, nanoseconds: UInt64)] {
-        let context = RunContext(arena: arena, threads: threads)
+        let context = RunContext(arena: arena, pool: pool)
         return model.program.steps.map { step in
             let start = DispatchTime.now().uptimeNanoseconds
             step.run(context)

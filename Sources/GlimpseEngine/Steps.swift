@@ -1,6 +1,5 @@
 // Executable steps: each runs one lowered operator on the arena, allocating nothing.
 import CKernels
-import Dispatch
 
 /// Memory a model owns for its lifetime: packed weights and other constants.
 final class ConstantStorage: @unchecked Sendable {
@@ -32,10 +31,10 @@ struct Operand: @unchecked Sendable {
     }
 }
 
-/// What a step runs with: the session's arena and how many threads one step may use.
+/// What a step runs with: the session's arena and, for intra-op threads, its pool.
 struct RunContext {
     var arena: UnsafeMutablePointer<Float>
-    var threads: Int
+    var pool: OpaquePointer?
 }
 
 protocol Step: Sendable {
@@ -64,28 +63,12 @@ final class ConvStep: Step, @unchecked Sendable {
         let inSize = params.in_h * params.in_w * params.in_c
         let outSize = params.out_h * params.out_w * params.out_c
         let x = input.pointer(arena), r = residual?.pointer(arena), y = arena + output
-        let rows = params.out_h
-        let chunks = min(context.threads, rows)
-        for n in 0..<batch {
-            let image = Image(x: x + n * inSize, residual: r.map { $0 + n * outSize }, y: y + n * outSize)
-            if chunks <= 1 {
-                runRows(image, 0, rows)
-            } else {
-                // Output rows split evenly; each chunk writes only its own rows.
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                    runRows(image, rows * chunk / chunks, rows * (chunk + 1) / chunks)
-                }
+        withUnsafePointer(to: params) { p in
+            for n in 0..<batch {
+                // With a pool, output rows are split across its threads; without, one call does all.
+                gl_conv2d_run_parallel(context.pool, kernel, p, x + n * inSize, packed, r.map { $0 + n * outSize }, y + n * outSize)
             }
         }
-    }
-
-    /// One image's pointers, handed to the threads that share its rows.
-    private struct Image: @unchecked Sendable {
-        let x: UnsafePointer<Float>, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
-    }
-
-    private func runRows(_ image: Image, _ begin: Int, _ end: Int) {
-        withUnsafePointer(to: params) { kernel.pointee.run($0, image.x, packed, image.residual, image.y, begin, end) }
     }
 }
 
