@@ -130,8 +130,7 @@ struct Lowering {
         let (sourceShape, perm) = layout == .nhwc
             ? (shape, [0, 2, 3, 1])
             : ([shape[0], shape[2], shape[3], shape[1]], [0, 3, 1, 2])
-        let moved = perm.map { sourceShape[$0] }.filter { $0 != 1 }
-        if moved == sourceShape.filter({ $0 != 1 }) && isIdentityOrder(sourceShape, perm) {
+        if isIdentityOrder(sourceShape, perm) {
             let id = newBuffer(elementCount(shape), aliasing: source)
             placed[name]![layout] = id
             return id
@@ -416,7 +415,7 @@ struct Lowering {
 
     private mutating func lowerGemm(_ node: Node, alpha: Float, beta: Float, transA: Bool, transB: Bool) throws(EngineError) {
         let kernels = self.kernels
-        let a = graph.shape(node.inputs[0]), b = graph.shape(node.inputs[1])
+        let a = graph.shape(node.inputs[0])
         let (m, k) = transA ? (a[1], a[0]) : (a[0], a[1])
         let n = graph.shape(node.output)[1]
         let cName = node.inputs[2]
@@ -443,7 +442,6 @@ struct Lowering {
             cStrides = (s[0], s[1])
             refs.append(try ref(cName, .plain))
         }
-        _ = b
         emit(refs, output: define(node.output, .plain)) { ops, out in
             GemmStep(kernels: kernels, m: m, n: n, k: k, alpha: alpha, a: ops[0], layoutA: layoutA, b: ops[1], layoutB: layoutB,
                      batches: [(0, 0, 0)], c: ops.count > 2 ? ops[2] : nil, cStrides: cStrides, beta: beta, output: out)

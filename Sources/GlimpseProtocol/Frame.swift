@@ -46,14 +46,15 @@ public enum Frame {
 
     public static func decodeRequest(_ bytes: UnsafeRawBufferPointer) throws(FrameError) -> Glimpse_V1_RequestEnvelope {
         let body = try body(bytes, expecting: .request)
-        do { return try Glimpse_V1_RequestEnvelope(serializedBytes: Array(body)) } catch {
+        // Parsed straight from the received buffer: the payload is copied once, into the envelope.
+        do { return try Glimpse_V1_RequestEnvelope(serializedBytes: body) } catch {
             throw .malformedEnvelope("\(error)")
         }
     }
 
     public static func decodeResponse(_ bytes: UnsafeRawBufferPointer) throws(FrameError) -> Glimpse_V1_ResponseEnvelope {
         let body = try body(bytes, expecting: .response)
-        do { return try Glimpse_V1_ResponseEnvelope(serializedBytes: Array(body)) } catch {
+        do { return try Glimpse_V1_ResponseEnvelope(serializedBytes: body) } catch {
             throw .malformedEnvelope("\(error)")
         }
     }
