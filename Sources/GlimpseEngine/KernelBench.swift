@@ -38,7 +38,9 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
             : kernelH == 1 && kernelW == 1 ? (outH * outW == 1 ? "fc" : "1x1") : "conv\(kernelH)x\(kernelW)"
         let stride = strideH > 1 ? "/\(strideH)" : ""
         let channels = kind.hasPrefix("dw") ? "\(inC)" : "\(inC)→\(outC)"
-        return "\(kind)\(stride) \(inH)x\(inW)x\(channels)" + (residual ? " +res" : "")
+        // Pointwise convs are lowered as H·W rows of one pixel; show their pixel count.
+        let size = kind == "1x1" && inW == 1 ? "\(inH)px" : "\(inH)x\(inW)"
+        return "\(kind)\(stride) \(size)x\(channels)" + (residual ? " +res" : "")
     }
 }
 

@@ -329,6 +329,12 @@ struct Lowering {
         (p.pad_top, p.pad_left) = (window.padTop, window.padLeft)
         p.groups = groups
         (p.output_min, p.output_max) = (clamp.min, clamp.max)
+        if (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w) == (1, 1, 1, 1), (p.pad_top, p.pad_left, p.groups) == (0, 0, 1),
+           (p.in_h, p.in_w) == (p.out_h, p.out_w) {
+            // A pointwise conv is the same GEMM whatever the image's shape: seen as H·W rows of one
+            // pixel, threads split it evenly (a 7×7 layer's 7 rows would split 3/4 over 2 threads).
+            (p.in_h, p.in_w, p.out_h, p.out_w) = (p.in_h * p.in_w, 1, p.out_h * p.out_w, 1)
+        }
         let weights = graph.constants[node.inputs[1]]!.floats
         let bias = node.inputs[2].isEmpty ? nil : graph.constants[node.inputs[2]]!.floats
         let input = try ref(node.inputs[0], .nhwc)
