@@ -406,11 +406,12 @@ struct Lowering {
     }
 
     /// A product with constant weights is a 1×1 convolution over the rows of A, so it gets the
-    /// fast pointwise kernel and a fused bias.
+    /// fast pointwise kernel and a fused bias. Like every pointwise conv, A's M rows are M output
+    /// rows of one pixel, which threads split evenly.
     private mutating func emitDense(_ node: Node, rows: Int, k: Int, n: Int, weightsNK: [Float], bias: [Float]?) throws(EngineError) {
         var p = gl_conv2d_params()
-        (p.in_h, p.in_w, p.in_c) = (1, rows, k)
-        (p.out_h, p.out_w, p.out_c) = (1, rows, n)
+        (p.in_h, p.in_w, p.in_c) = (rows, 1, k)
+        (p.out_h, p.out_w, p.out_c) = (rows, 1, n)
         (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w) = (1, 1, 1, 1, 1, 1)
         p.groups = 1
         (p.output_min, p.output_max) = (-.infinity, .infinity)

@@ -127,7 +127,8 @@ public final class Session {
         arena.deallocate()
     }
 
-    /// Where input `index` is read from (NCHW, row-major); write it, then call `run()`.
+    /// Where input `index` is read from (NCHW, row-major); write it, then call `run()`. The arena
+    /// reuses this memory for later tensors, so write the input again before every run.
     public func input(_ index: Int = 0) -> UnsafeMutableBufferPointer<Float> {
         let spec = model.program.inputs[index]
         return UnsafeMutableBufferPointer(start: arena + spec.offset, count: elementCount(spec.shape))
@@ -157,6 +158,9 @@ public final class Session {
 
     /// Copies named inputs in, runs, and copies every output out.
     public func run(_ inputs: [String: Tensor]) throws(EngineError) -> [String: Tensor] {
+        if let extra = inputs.keys.first(where: { key in !model.inputs.contains { $0.name == key } }) {
+            throw .invalidInput("the model has no input '\(extra)'; it takes \(model.inputs.map(\.name))")
+        }
         for (index, spec) in model.inputs.enumerated() {
             guard let tensor = inputs[spec.name] else {
                 throw .invalidInput("missing input '\(spec.name)' \(spec.shape)")
@@ -165,9 +169,6 @@ public final class Session {
                 throw .invalidInput("input '\(spec.name)' has shape \(tensor.shape), the model takes \(spec.shape)")
             }
             _ = input(index).update(from: tensor.data)
-        }
-        if let extra = inputs.keys.first(where: { key in !model.inputs.contains { $0.name == key } }) {
-            throw .invalidInput("the model has no input '\(extra)'; it takes \(model.inputs.map(\.name))")
         }
         run()
         var results: [String: Tensor] = [:]

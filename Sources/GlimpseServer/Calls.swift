@@ -134,26 +134,45 @@ final class Executor {
         }
     }
 
-    /// Runs `call`, returning the serialized response body and the time spent in each stage (µs).
+    /// Runs `call`, returning the serialized response body and the time spent in each stage (µs):
+    /// fill the inputs (decoding a JPEG is the preprocessing), run the model, build the reply.
     func run(_ call: Call, on name: String) throws(CallError) -> (body: Data, preprocess: UInt64, inference: UInt64) {
         let slot = slots[name]!
         let start = monotonicNanoseconds()
         switch call {
-        case let .classifyJPEG(bytes, topK):
+        case let .classifyJPEG(bytes, _):
             let failure: ImageError? = bytes.withUnsafeBytes { raw in
                 do throws(ImageError) { try slot.pipeline!.preprocess(jpeg: raw, into: slot.session.input()) } catch { return error }
                 return nil
             }
             if let failure { throw CallError(failure) }
-            return classified(slot, topK: topK, start: start)
-        case let .classifyTensor(raw, topK):
+        case let .classifyTensor(raw, _):
             copy(raw, into: slot.session.input())
-            return classified(slot, topK: topK, start: start)
         case let .infer(raws):
             for (index, raw) in raws.enumerated() { copy(raw, into: slot.session.input(index)) }
-            let ready = monotonicNanoseconds()
-            slot.session.run()
-            let done = monotonicNanoseconds()
+        }
+        let ready = monotonicNanoseconds()
+        slot.session.run()
+        let done = monotonicNanoseconds()
+        var timing = Glimpse_V1_Timing()
+        timing.preprocessUs = (ready - start) / 1000
+        timing.inferenceUs = (done - ready) / 1000
+        let body: Data
+        switch call {
+        case let .classifyJPEG(_, topK), let .classifyTensor(_, topK):
+            var response = Glimpse_V1_ClassifyResponse()
+            response.model = slot.model.name
+            response.modelVersion = slot.model.version
+            response.classes = topPredictions(slot.session.output(), k: topK, labels: slot.model.classifier?.labels ?? []).map { p in
+                var c = Glimpse_V1_Classification()
+                c.index = Int32(p.index)
+                c.label = p.label
+                c.probability = p.probability
+                return c
+            }
+            response.timing = timing
+            body = serialized(response)
+        case .infer:
             var response = Glimpse_V1_InferResponse()
             response.model = slot.model.name
             response.modelVersion = slot.model.version
@@ -165,34 +184,10 @@ final class Executor {
                 tensor.rawContents = Data(buffer: slot.session.output(index))
                 return tensor
             }
-            response.timing = timing(preprocess: ready - start, inference: done - ready)
-            return (serialized(response), (ready - start) / 1000, (done - ready) / 1000)
+            response.timing = timing
+            body = serialized(response)
         }
-    }
-
-    private func classified(_ slot: Slot, topK: Int, start: UInt64) -> (body: Data, preprocess: UInt64, inference: UInt64) {
-        let ready = monotonicNanoseconds()
-        slot.session.run()
-        let done = monotonicNanoseconds()
-        var response = Glimpse_V1_ClassifyResponse()
-        response.model = slot.model.name
-        response.modelVersion = slot.model.version
-        response.classes = topPredictions(slot.session.output(), k: topK, labels: slot.model.classifier?.labels ?? []).map { p in
-            var c = Glimpse_V1_Classification()
-            c.index = Int32(p.index)
-            c.label = p.label
-            c.probability = p.probability
-            return c
-        }
-        response.timing = timing(preprocess: ready - start, inference: done - ready)
-        return (serialized(response), (ready - start) / 1000, (done - ready) / 1000)
-    }
-
-    private func timing(preprocess: UInt64, inference: UInt64) -> Glimpse_V1_Timing {
-        var timing = Glimpse_V1_Timing()
-        timing.preprocessUs = preprocess / 1000
-        timing.inferenceUs = inference / 1000
-        return timing
+        return (body, timing.preprocessUs, timing.inferenceUs)
     }
 
     private func copy(_ raw: Data, into input: UnsafeMutableBufferPointer<Float>) {

@@ -58,16 +58,17 @@ struct BenchModel: ParsableCommand {
         }
         times.sort()
         // The profile times each step separately: the sum is a little above a plain run.
-        var byKind: [String: (steps: Int, ns: UInt64)] = [:] // steps is filled from one run's counts below
+        var nanoseconds: [String: UInt64] = [:], steps: [String: Int] = [:]
         let profileRuns = max(5, iterations / 5)
-        for _ in 0..<profileRuns {
-            for step in session.profile() { byKind[step.kind, default: (0, 0)].ns += step.nanoseconds }
+        for run in 0..<profileRuns {
+            for step in session.profile() {
+                nanoseconds[step.kind, default: 0] += step.nanoseconds
+                if run == 0 { steps[step.kind, default: 0] += 1 }
+            }
         }
-        let counts = Dictionary(grouping: session.profile().map(\.kind), by: { $0 }).mapValues(\.count)
-        let total = Double(byKind.values.reduce(0) { $0 + $1.ns })
-        let shares = byKind.map { kind, value in
-            Share(kind: kind, steps: counts[kind] ?? 0, ms: Double(value.ns) / 1e6 / Double(profileRuns),
-                  percent: 100 * Double(value.ns) / total)
+        let total = Double(nanoseconds.values.reduce(0, +))
+        let shares = nanoseconds.map { kind, ns in
+            Share(kind: kind, steps: steps[kind]!, ms: Double(ns) / 1e6 / Double(profileRuns), percent: 100 * Double(ns) / total)
         }.sorted { $0.ms > $1.ms }
         let report = Report(model: model, kernels: loaded.kernelVariant, threads: engine.threads, iterations: iterations,
                             medianMs: times[times.count / 2], p90Ms: times[times.count * 9 / 10], minMs: times[0], profile: shares)
