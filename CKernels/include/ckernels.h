@@ -120,6 +120,37 @@ size_t gl_threadpool_size(const gl_threadpool *pool);
  * A NULL pool runs on the caller's thread. Results are identical for any split. */
 void gl_conv2d_run_parallel(gl_threadpool *pool, const gl_conv2d_kernel *kernel, const gl_conv2d_params *p,
                             const float *input, const float *packed, const float *residual, float *output);
+/* Calls task(context, i, n) for i in 0..<n (n = the pool's size) on the pool's threads, i = 0 on the
+ * caller's; returns when every call has. A NULL pool makes one call, task(context, 0, 1). */
+void gl_threadpool_run(gl_threadpool *pool, void (*task)(void *context, size_t index, size_t count), void *context);
+
+/*
+ * An inverted bottleneck's expansion fused with its depthwise conv: a pointwise conv
+ * (`expand`, in the H·W-rows-of-one-pixel form) whose output only a depthwise conv (`dw`)
+ * reads. The expanded tensor is never stored whole: each thread computes it a band of
+ * `band_rows` image rows at a time into its own scratch (sized to stay in L2), keeps the rows
+ * the next band's windows share, and runs the depthwise conv on the band. The output is the
+ * same, bit for bit, as running the two convolutions one after the other.
+ */
+typedef struct gl_expand_dw {
+    const gl_conv2d_kernel *expand;
+    gl_conv2d_params expand_params;   /* in_h = out_h = H·W, in_w = out_w = 1 */
+    const float *expand_packed;
+    const gl_conv2d_kernel *dw;
+    gl_conv2d_params dw_params;       /* in_h × in_w × in_c = H × W × expand out_c */
+    const float *dw_packed;
+    size_t band_rows;                 /* >= dw kernel_h; see gl_expand_dw_band_rows */
+} gl_expand_dw;
+
+/* 1 if expand and dw fit together (shapes agree, dw is depthwise). */
+int gl_expand_dw_valid(const gl_expand_dw *f);
+/* Band rows for a scratch of about `bytes` per thread (at least the window's height). */
+size_t gl_expand_dw_band_rows(const gl_conv2d_params *dw, size_t bytes);
+/* Scratch floats `threads` threads need. */
+size_t gl_expand_dw_scratch_floats(const gl_expand_dw *f, size_t threads);
+/* residual (shaped like dw's output) may be NULL; scratch holds gl_expand_dw_scratch_floats(f, pool size). */
+void gl_expand_dw_run_parallel(gl_threadpool *pool, const gl_expand_dw *f, const float *input,
+                               const float *residual, float *scratch, float *output);
 
 #ifdef __cplusplus
 }

@@ -24,10 +24,8 @@ struct gl_threadpool {
     _Atomic size_t pending;      /* helpers still working on the current job */
     _Atomic int stop;
     /* The current job (written by the caller before bumping `generation`). */
-    const gl_conv2d_kernel *kernel;
-    const gl_conv2d_params *params;
-    const float *input, *packed, *residual;
-    float *output;
+    void (*task)(void *context, size_t index, size_t count);
+    void *context;
 };
 
 static inline void cpu_relax(void) {
@@ -38,12 +36,7 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Chunk `index` of `count`: output rows split as evenly as whole rows allow. */
-static void run_chunk(gl_threadpool *pool, size_t index) {
-    const gl_conv2d_params *p = pool->params;
-    size_t begin = p->out_h * index / pool->threads, end = p->out_h * (index + 1) / pool->threads;
-    if (begin < end) pool->kernel->run(p, pool->input, pool->packed, pool->residual, pool->output, begin, end);
-}
+static void run_chunk(gl_threadpool *pool, size_t index) { pool->task(pool->context, index, pool->threads); }
 
 struct helper_start { gl_threadpool *pool; size_t index; };
 
@@ -109,19 +102,14 @@ void gl_threadpool_destroy(gl_threadpool *pool) {
 
 size_t gl_threadpool_size(const gl_threadpool *pool) { return pool == NULL ? 1 : pool->threads; }
 
-void gl_conv2d_run_parallel(gl_threadpool *pool, const gl_conv2d_kernel *kernel, const gl_conv2d_params *p,
-                            const float *input, const float *packed, const float *residual, float *output) {
-    assert(kernel != NULL && p != NULL);
-    if (pool == NULL || pool->threads == 1 || p->out_h < 2) {
-        kernel->run(p, input, packed, residual, output, 0, p->out_h);
+void gl_threadpool_run(gl_threadpool *pool, void (*task)(void *context, size_t index, size_t count), void *context) {
+    assert(task != NULL);
+    if (pool == NULL || pool->threads == 1) {
+        task(context, 0, 1);
         return;
     }
-    pool->kernel = kernel;
-    pool->params = p;
-    pool->input = input;
-    pool->packed = packed;
-    pool->residual = residual;
-    pool->output = output;
+    pool->task = task;
+    pool->context = context;
     atomic_store_explicit(&pool->pending, pool->threads - 1, memory_order_relaxed);
     pthread_mutex_lock(&pool->mutex);
     atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
@@ -129,4 +117,30 @@ void gl_conv2d_run_parallel(gl_threadpool *pool, const gl_conv2d_kernel *kernel,
     pthread_mutex_unlock(&pool->mutex);
     run_chunk(pool, 0);
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) != 0) cpu_relax();
+}
+
+struct conv_job {
+    const gl_conv2d_kernel *kernel;
+    const gl_conv2d_params *params;
+    const float *input, *packed, *residual;
+    float *output;
+};
+
+/* Chunk `index` of `count`: output rows split as evenly as whole rows allow. */
+static void conv_chunk(void *context, size_t index, size_t count) {
+    const struct conv_job *job = context;
+    const gl_conv2d_params *p = job->params;
+    const size_t begin = p->out_h * index / count, end = p->out_h * (index + 1) / count;
+    if (begin < end) job->kernel->run(p, job->input, job->packed, job->residual, job->output, begin, end);
+}
+
+void gl_conv2d_run_parallel(gl_threadpool *pool, const gl_conv2d_kernel *kernel, const gl_conv2d_params *p,
+                            const float *input, const float *packed, const float *residual, float *output) {
+    assert(kernel != NULL && p != NULL);
+    if (pool == NULL || pool->threads == 1 || p->out_h < 2) {
+        kernel->run(p, input, packed, residual, output, 0, p->out_h);
+        return;
+    }
+    struct conv_job job = {kernel, p, input, packed, residual, output};
+    gl_threadpool_run(pool, conv_chunk, &job);
 }

@@ -948,6 +948,94 @@ static void test_gemm(size_t random_cases) {
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* expand + depthwise, fused band by band                                     */
+
+/*
+ * gl_expand_dw_run_parallel against the two convolutions run one after the
+ * other with the same kernels: the result must be the same bit for bit
+ * (each output element is computed by the same code on the same numbers),
+ * for any band height (down to the window's), pads (SAME, VALID, random),
+ * residual, and 1-3 threads; nothing outside the output is written.
+ */
+static void check_fused(const gl_kernels *ks, gl_threadpool *pool, size_t threads) {
+    gl_expand_dw f;
+    memset(&f, 0, sizeof f);
+    gl_conv2d_params *d = &f.dw_params, *e = &f.expand_params;
+    d->in_c = d->out_c = d->groups = rng_pick(channel_list, COUNT(channel_list));
+    d->kernel_h = d->kernel_w = rng_range(0, 1) ? 3 : 5;
+    d->stride_h = d->stride_w = rng_range(1, 2);
+    d->dilation_h = d->dilation_w = 1;
+    d->in_h = rng_range(1, 19);
+    d->in_w = rng_range(1, 13);
+    const int pads = (int)rng_range(0, 2);
+    if (pads == 0) { /* TF SAME: the odd extra row/column at the bottom/right */
+        const size_t oh = (d->in_h + d->stride_h - 1) / d->stride_h, ow = (d->in_w + d->stride_w - 1) / d->stride_w;
+        const ptrdiff_t th = (ptrdiff_t)((oh - 1) * d->stride_h + d->kernel_h) - (ptrdiff_t)d->in_h;
+        const ptrdiff_t tw = (ptrdiff_t)((ow - 1) * d->stride_w + d->kernel_w) - (ptrdiff_t)d->in_w;
+        d->pad_top = th > 0 ? (size_t)th / 2 : 0, d->pad_left = tw > 0 ? (size_t)tw / 2 : 0;
+        d->out_h = oh, d->out_w = ow;
+    } else if (pads == 1 && d->in_h >= d->kernel_h && d->in_w >= d->kernel_w) { /* VALID */
+        set_output(d, 0, 0);
+    } else {
+        random_spatial(d);
+    }
+    set_clamp(d, (int)rng_range(0, 3));
+    e->in_h = e->out_h = d->in_h * d->in_w;
+    e->in_w = e->out_w = 1;
+    e->in_c = rng_range(1, 40);
+    e->out_c = d->in_c;
+    e->kernel_h = e->kernel_w = e->stride_h = e->stride_w = e->dilation_h = e->dilation_w = e->groups = 1;
+    set_clamp(e, (int)rng_range(0, 3));
+    f.expand = gl_conv2d_select(ks, e);
+    f.dw = gl_conv2d_select(ks, d);
+    f.band_rows = rng_range(d->kernel_h, d->kernel_h + d->in_h);
+    const int residual = (int)rng_range(0, 1);
+    if (f.expand == NULL || f.dw == NULL || !gl_expand_dw_valid(&f)) {
+        report(0, "%s: expand+dw %zux%zux%zu k%zu s%zu: no kernels or not valid", ks->variant,
+               d->in_h, d->in_w, d->in_c, d->kernel_h, d->stride_h);
+        return;
+    }
+
+    gbuf in = gb_new(in_size(e)), ew = gb_new(weight_size(e)), eb = gb_new(e->out_c);
+    gbuf dwt = gb_new(weight_size(d)), db = gb_new(d->out_c), res = gb_new(out_size(d));
+    gb_random(&in), gb_random(&ew), gb_random(&eb), gb_random(&dwt), gb_random(&db), gb_random(&res);
+    float *ep = malloc(f.expand->packed_size(e) * sizeof(float));
+    float *dp = malloc(f.dw->packed_size(d) * sizeof(float));
+    f.expand->pack(e, ew.p, eb.p, ep);
+    f.dw->pack(d, dwt.p, db.p, dp);
+    f.expand_packed = ep, f.dw_packed = dp;
+
+    gbuf mid = gb_new(out_size(e)), want = gb_new(out_size(d)), got = gb_new(out_size(d));
+    gbuf scratch = gb_new(gl_expand_dw_scratch_floats(&f, threads));
+    f.expand->run(e, in.p, ep, NULL, mid.p, 0, e->out_h);
+    f.dw->run(d, mid.p, dp, residual ? res.p : NULL, want.p, 0, d->out_h);
+    gl_expand_dw_run_parallel(pool, &f, in.p, residual ? res.p : NULL, scratch.p, got.p);
+
+    const int ok = gb_same(&want, &got) && gb_guards_ok(&got) && gb_guards_ok(&scratch);
+    report(ok, "%s: expand %zu->%zu + dw%zu/%zu on %zux%zu pads %zu,%zu band %zu rows, %zu thread(s)%s: "
+           "fused differs from the two steps apart", ks->variant, e->in_c, e->out_c, d->kernel_h,
+           d->stride_h, d->in_h, d->in_w, d->pad_top, d->pad_left, f.band_rows, threads,
+           residual ? " +res" : "");
+    gb_free(&in), gb_free(&ew), gb_free(&eb), gb_free(&dwt), gb_free(&db), gb_free(&res);
+    gb_free(&mid), gb_free(&want), gb_free(&got), gb_free(&scratch);
+    free(ep), free(dp);
+}
+
+static void test_fused(size_t random_cases) {
+    gl_threadpool *pools[4] = {NULL, NULL, gl_threadpool_create(2), gl_threadpool_create(3)};
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        if (!gl_kernels_variant_supported(ks)) continue;
+        for (size_t i = 0; i < random_cases; i++) {
+            const size_t threads = rng_range(1, 3);
+            check_fused(ks, pools[threads], threads);
+        }
+    }
+    gl_threadpool_destroy(pools[2]);
+    gl_threadpool_destroy(pools[3]);
+}
+
 int main(int argc, char **argv) {
     uint64_t seed = 20240611u;
     for (int i = 1; i < argc; i++) {
@@ -966,6 +1054,7 @@ int main(int argc, char **argv) {
     test_coverage();
     test_pool(300);
     test_gemm(300);
+    test_fused(400);
 
     printf("%lu passed, %lu failed\n", n_passed, n_failed);
     return n_failed == 0 ? 0 : 1;

@@ -48,11 +48,10 @@ extension Model {
     /// The distinct convolution shapes this model runs, in order of first use.
     public var convolutionShapes: [ConvShape] {
         var seen = Set<ConvShape>()
-        return program.steps.compactMap { step in
-            guard let conv = step as? ConvStep else { return nil }
-            let shape = ConvShape(conv.params, residual: conv.residual != nil)
-            return seen.insert(shape).inserted ? shape : nil
-        }
+        return program.steps.flatMap { step -> [ConvShape] in
+            if let conv = step as? ConvStep { return [ConvShape(conv.params, residual: conv.residual != nil)] }
+            return (step as? ExpandDepthwiseStep)?.shapes ?? []
+        }.filter { seen.insert($0).inserted }
     }
 }
 
@@ -70,12 +69,19 @@ public enum KernelBench {
         gl_kernels_peak_gflops(try KernelVariants.table(variant), seconds)
     }
 
-    /// A kernel ready to time: packed weights, input, residual and output buffers.
+    /// A kernel ready to time: packed weights, input, residual and output buffers, 64-byte
+    /// aligned like the engine's arena and touched once before any timing, so that no sample
+    /// pays for page faults or copy-on-write (a Swift array's buffer would be both).
     private final class Prepared {
         let kernel: UnsafePointer<gl_conv2d_kernel>
         var params: gl_conv2d_params
-        let packed: [Float], input: [Float], residual: [Float]?
-        var output: [Float]
+        let packed: UnsafeMutableBufferPointer<Float>, input: UnsafeMutableBufferPointer<Float>
+        let residual: UnsafeMutableBufferPointer<Float>?, output: UnsafeMutableBufferPointer<Float>
+
+        private static func buffer(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(n, 1) * MemoryLayout<Float>.stride, alignment: 64)
+            return raw.bindMemory(to: Float.self)
+        }
 
         init(_ shape: ConvShape, table: UnsafePointer<gl_kernels>) throws(EngineError) {
             params = shape.params
@@ -84,31 +90,34 @@ public enum KernelBench {
             }
             self.kernel = kernel
             var generator = SystemRandomNumberGenerator()
-            func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &generator) } }
+            func random(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
+                let b = Prepared.buffer(n)
+                for i in 0..<n { b[i] = Float.random(in: -1...1, using: &generator) }
+                return b
+            }
             let weights = random(shape.outC * (shape.inC / shape.groups) * shape.kernelH * shape.kernelW), bias = random(shape.outC)
-            var packed = [Float](repeating: 0, count: withUnsafePointer(to: params) { kernel.pointee.packed_size($0) })
-            withUnsafePointer(to: params) { p in kernel.pointee.pack(p, weights, bias, &packed) }
+            defer { weights.deallocate(); bias.deallocate() }
+            var p = shape.params
+            let packed = Prepared.buffer(kernel.pointee.packed_size(&p))
+            kernel.pointee.pack(&p, weights.baseAddress, bias.baseAddress, packed.baseAddress)
             self.packed = packed
             input = random(shape.inH * shape.inW * shape.inC)
             residual = shape.residual ? random(shape.outH * shape.outW * shape.outC) : nil
-            output = [Float](repeating: 0, count: shape.outH * shape.outW * shape.outC)
+            output = random(shape.outH * shape.outW * shape.outC)
+        }
+
+        deinit {
+            for b in [packed, input, output] + (residual.map { [$0] } ?? []) { b.deallocate() }
         }
 
         /// Runs `repeats` times; returns nanoseconds.
         func sample(_ repeats: Int) -> UInt64 {
-            let rows = params.out_h
-            return withUnsafePointer(to: params) { p in
-                output.withUnsafeMutableBufferPointer { out in
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    for _ in 0..<repeats {
-                        if let residual {
-                            residual.withUnsafeBufferPointer { kernel.pointee.run(p, input, packed, $0.baseAddress, out.baseAddress, 0, rows) }
-                        } else {
-                            kernel.pointee.run(p, input, packed, nil, out.baseAddress, 0, rows)
-                        }
-                    }
-                    return DispatchTime.now().uptimeNanoseconds - start
+            withUnsafePointer(to: params) { p in
+                let start = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<repeats {
+                    kernel.pointee.run(p, input.baseAddress, packed.baseAddress, residual?.baseAddress, output.baseAddress, 0, params.out_h)
                 }
+                return DispatchTime.now().uptimeNanoseconds - start
             }
         }
     }

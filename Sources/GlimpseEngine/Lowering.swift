@@ -24,10 +24,21 @@ struct Lowering {
         var inputs: [Int]
         var output: Int
         var build: (_ offset: (Int) -> Int) -> any Step
+        /// What a convolution step is made of, for fusing it with its neighbour.
+        var conv: Conv? = nil
+    }
+
+    private struct Conv {
+        var kernel: UnsafePointer<gl_conv2d_kernel>
+        var params: gl_conv2d_params
+        var packed: UnsafePointer<Float>
+        var input: Ref, residual: Ref?
+        var batch: Int
     }
 
     private let graph: Graph
     private let kernels: UnsafePointer<gl_kernels>
+    private let options: LoadOptions
     private let storage = ConstantStorage()
     private var buffers: [Buffer] = []
     private var pending: [Pending] = []
@@ -38,14 +49,15 @@ struct Lowering {
     private var storedConstants: [String: UnsafePointer<Float>] = [:]
     private var convKernels: [(node: String, kernel: String)] = []
 
-    static func program(for graph: Graph, kernels: UnsafePointer<gl_kernels>) throws(EngineError) -> Program {
-        var lowering = Lowering(graph: graph, kernels: kernels)
+    static func program(for graph: Graph, kernels: UnsafePointer<gl_kernels>, options: LoadOptions = LoadOptions()) throws(EngineError) -> Program {
+        var lowering = Lowering(graph: graph, kernels: kernels, options: options)
         return try lowering.run()
     }
 
-    private init(graph: Graph, kernels: UnsafePointer<gl_kernels>) {
+    private init(graph: Graph, kernels: UnsafePointer<gl_kernels>, options: LoadOptions) {
         self.graph = graph
         self.kernels = kernels
+        self.options = options
     }
 
     private mutating func run() throws(EngineError) -> Program {
@@ -65,6 +77,7 @@ struct Lowering {
                 outputBuffers.append(try operand(name, .plain))
             }
         }
+        if options.fuseExpandDepthwise { fuseExpandDepthwise(outputs: outputBuffers) }
         let (offsets, size) = plan(inputs: inputBuffers, outputs: outputBuffers)
         let unshared = Set(buffers.indices.map(root)).reduce(0) { $0 + buffers[$1].size }
         let roots = buffers.indices.map(root)
@@ -366,6 +379,49 @@ struct Lowering {
             ConvStep(kernel: kernel, params: p, packed: packedPointer, input: ops[0],
                      residual: residual == nil ? nil : ops[1], output: out, batch: batch)
         }
+        pending[pending.count - 1].conv = Conv(kernel: kernel, params: p, packed: packedPointer, input: input,
+                                               residual: residual, batch: batch)
+    }
+
+    // MARK: fusion
+
+    /// Replaces each pointwise conv followed by the depthwise conv that is its only reader with one
+    /// ExpandDepthwiseStep, when the expanded tensor is bigger than a few bands (smaller ones stay
+    /// in cache anyway). The expanded tensor then has no buffer at all.
+    private mutating func fuseExpandDepthwise(outputs: [Int]) {
+        var readers: [Int: Int] = [:]
+        for step in pending { for id in step.inputs { readers[root(id), default: 0] += 1 } }
+        for id in outputs { readers[root(id), default: 0] += 1 }
+        var fused: [Pending] = []
+        var index = 0
+        while index < pending.count {
+            defer { index += 1 }
+            guard index + 1 < pending.count, let e = pending[index].conv, let d = pending[index + 1].conv,
+                  let expanded = d.input.buffer, root(expanded) == root(pending[index].output),
+                  readers[root(expanded)] == 1, e.residual == nil, e.batch == 1, d.batch == 1 else {
+                fused.append(pending[index])
+                continue
+            }
+            var dwParams = d.params
+            let band = gl_expand_dw_band_rows(&dwParams, options.fusedBandBytes)
+            var f = gl_expand_dw(expand: e.kernel, expand_params: e.params, expand_packed: e.packed,
+                                 dw: d.kernel, dw_params: d.params, dw_packed: d.packed, band_rows: band)
+            let expandedBytes = d.params.in_h * d.params.in_w * d.params.in_c * MemoryLayout<Float>.size
+            guard gl_expand_dw_valid(&f) != 0, d.params.stride_h == d.params.stride_w,
+                  expandedBytes >= 4 * options.fusedBandBytes else {
+                fused.append(pending[index])
+                continue
+            }
+            let dwStep = pending[index + 1]
+            let refs = [e.input] + (d.residual.map { [$0] } ?? [])
+            let hasResidual = d.residual != nil
+            fused.append(Pending(inputs: refs.compactMap(\.buffer), output: dwStep.output) { [f] offset in
+                let ops = refs.map { $0.operand(offset) }
+                return ExpandDepthwiseStep(f, input: ops[0], residual: hasResidual ? ops[1] : nil, output: offset(dwStep.output))
+            })
+            index += 1
+        }
+        pending = fused
     }
 
     private mutating func lowerBinary(_ node: Node, _ op: BinaryOp) throws(EngineError) {

@@ -45,7 +45,7 @@ public final class Model: Sendable {
         let imported = graph.nodes.count
         graph.optimize()
         let kernels = try KernelVariants.table(options.kernels ?? ProcessInfo.processInfo.environment["GLIMPSE_KERNELS"])
-        program = try Lowering.program(for: graph, kernels: kernels)
+        program = try Lowering.program(for: graph, kernels: kernels, options: options)
         self.name = name
         inputs = program.inputs.map { TensorSpec(name: $0.name, shape: $0.shape) }
         outputs = program.outputs.map { TensorSpec(name: $0.name, shape: $0.shape) }
@@ -63,6 +63,9 @@ public final class Model: Sendable {
 
     /// Which kernel each convolution (and dense layer) runs.
     public var convolutionKernels: [(node: String, kernel: String)] { program.convKernels }
+
+    /// Expansions run fused with their depthwise conv (each one step, its expanded tensor never stored).
+    public var fusedExpansions: Int { program.steps.count { $0 is ExpandDepthwiseStep } }
 
     /// A session whose convolutions split their output rows over `threads` threads.
     public func makeSession(threads: Int = 1) -> Session { Session(self, threads: threads) }
@@ -108,6 +111,8 @@ public final class Session {
     /// Threads one run may use (intra-op); 1 keeps a run on the caller's thread.
     public let threads: Int
     private let arena: UnsafeMutablePointer<Float>
+    /// Bands of fused steps, one per thread.
+    private let scratch: UnsafeMutablePointer<Float>
     /// The intra-op pool when threads > 1 (its helpers spin between steps, sleep between runs).
     private let pool: OpaquePointer?
 
@@ -119,12 +124,17 @@ public final class Session {
         arena = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
         arena.initialize(repeating: 0, count: count)
+        let scratchCount = max(1, model.program.steps.map { $0.scratchFloats(threads: max(1, threads)) }.max() ?? 0)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchCount * MemoryLayout<Float>.size, alignment: 64)
+            .bindMemory(to: Float.self, capacity: scratchCount)
+        scratch.initialize(repeating: 0, count: scratchCount)
         pool = self.threads > 1 ? gl_threadpool_create(self.threads) : nil
     }
 
     deinit {
         gl_threadpool_destroy(pool)
         arena.deallocate()
+        scratch.deallocate()
     }
 
     /// Where input `index` is read from (NCHW, row-major); write it, then call `run()`. The arena
@@ -142,17 +152,17 @@ public final class Session {
 
     /// Runs the model on what `input(_:)` holds.
     public func run() {
-        let context = RunContext(arena: arena, pool: pool)
+        let context = RunContext(arena: arena, scratch: scratch, pool: pool)
         for step in model.program.steps { step.run(context) }
     }
 
     /// Runs once, timing every step; returns (kind, nanoseconds) per step in order.
-    public func profile() -> [(kind: String, nanoseconds: UInt64)] {
-        let context = RunContext(arena: arena, pool: pool)
+    public func profile() -> [(kind: String, layer: String, nanoseconds: UInt64)] {
+        let context = RunContext(arena: arena, scratch: scratch, pool: pool)
         return model.program.steps.map { step in
             let start = DispatchTime.now().uptimeNanoseconds
             step.run(context)
-            return (step.kind, DispatchTime.now().uptimeNanoseconds - start)
+            return (step.kind, step.layer, DispatchTime.now().uptimeNanoseconds - start)
         }
     }
 

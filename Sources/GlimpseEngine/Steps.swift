@@ -31,16 +31,27 @@ struct Operand: @unchecked Sendable {
     }
 }
 
-/// What a step runs with: the session's arena and, for intra-op threads, its pool.
+/// What a step runs with: the session's arena, its scratch (for fused steps' bands) and, for
+/// intra-op threads, its pool.
 struct RunContext {
     var arena: UnsafeMutablePointer<Float>
+    var scratch: UnsafeMutablePointer<Float>
     var pool: OpaquePointer?
 }
 
 protocol Step: Sendable {
     /// What the step is, for profiles: the kernel's name for convolutions, else the operator.
     var kind: String { get }
+    /// The layer's shape, for per-layer profiles ("dw3x3/2 112x112x96"); the kind when there is none.
+    var layer: String { get }
+    /// Floats of session scratch the step needs with `threads` intra-op threads.
+    func scratchFloats(threads: Int) -> Int
     func run(_ context: RunContext)
+}
+
+extension Step {
+    var layer: String { kind }
+    func scratchFloats(threads: Int) -> Int { 0 }
 }
 
 final class ConvStep: Step, @unchecked Sendable {
@@ -51,6 +62,7 @@ final class ConvStep: Step, @unchecked Sendable {
     let batch: Int
 
     var kind: String { String(cString: kernel.pointee.name) }
+    var layer: String { ConvShape(params, residual: residual != nil).description }
 
     init(kernel: UnsafePointer<gl_conv2d_kernel>, params: gl_conv2d_params, packed: UnsafePointer<Float>,
          input: Operand, residual: Operand?, output: Int, batch: Int) {
@@ -69,6 +81,37 @@ final class ConvStep: Step, @unchecked Sendable {
                 gl_conv2d_run_parallel(context.pool, kernel, p, x + n * inSize, packed, r.map { $0 + n * outSize }, y + n * outSize)
             }
         }
+    }
+}
+
+/// A pointwise expansion and the depthwise conv that alone reads it, computed band by band
+/// (gl_expand_dw_run_parallel): the expanded tensor lives only in the session's scratch.
+final class ExpandDepthwiseStep: Step, @unchecked Sendable {
+    private let fused: UnsafeMutablePointer<gl_expand_dw>
+    let input: Operand, residual: Operand?, output: Int
+
+    var kind: String {
+        "\(String(cString: fused.pointee.expand.pointee.name)) + \(String(cString: fused.pointee.dw.pointee.name))"
+    }
+    var layer: String { shapes.map(\.description).joined(separator: " + ") }
+    /// The two convolutions, as the kernel bench sees them.
+    var shapes: [ConvShape] {
+        [ConvShape(fused.pointee.expand_params, residual: false), ConvShape(fused.pointee.dw_params, residual: residual != nil)]
+    }
+
+    init(_ fused: gl_expand_dw, input: Operand, residual: Operand?, output: Int) {
+        self.fused = .allocate(capacity: 1)
+        self.fused.initialize(to: fused)
+        (self.input, self.residual, self.output) = (input, residual, output)
+    }
+
+    deinit { fused.deallocate() }
+
+    func scratchFloats(threads: Int) -> Int { gl_expand_dw_scratch_floats(fused, threads) }
+
+    func run(_ context: RunContext) {
+        let arena = context.arena
+        gl_expand_dw_run_parallel(context.pool, fused, input.pointer(arena), residual?.pointer(arena), context.scratch, arena + output)
     }
 }
 

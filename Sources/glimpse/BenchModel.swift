@@ -18,6 +18,9 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Untimed runs first.")
     var warmup = 10
 
+    @Flag(help: "Also list every step in order with its shape and median time.")
+    var layers = false
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -35,6 +38,14 @@ struct BenchModel: ParsableCommand {
         var minMs: Double
         /// Share of the time by step kind (kernel name for convolutions), largest first.
         var profile: [Share]
+        /// Every step in order, with --layers.
+        var layers: [Layer]?
+    }
+
+    struct Layer: Encodable {
+        var kind: String
+        var layer: String
+        var medianMs: Double
     }
 
     struct Share: Encodable {
@@ -59,19 +70,29 @@ struct BenchModel: ParsableCommand {
         times.sort()
         // The profile times each step separately: the sum is a little above a plain run.
         var nanoseconds: [String: UInt64] = [:], steps: [String: Int] = [:]
+        var perStep: [[UInt64]] = []
         let profileRuns = max(5, iterations / 5)
         for run in 0..<profileRuns {
-            for step in session.profile() {
+            for (index, step) in session.profile().enumerated() {
                 nanoseconds[step.kind, default: 0] += step.nanoseconds
-                if run == 0 { steps[step.kind, default: 0] += 1 }
+                if run == 0 {
+                    steps[step.kind, default: 0] += 1
+                    perStep.append([])
+                }
+                perStep[index].append(step.nanoseconds)
             }
+        }
+        let descriptions = session.profile().map { ($0.kind, $0.layer) }
+        let layerList = zip(descriptions, perStep).map { d, ns in
+            Layer(kind: d.0, layer: d.1, medianMs: Double(ns.sorted()[ns.count / 2]) / 1e6)
         }
         let total = Double(nanoseconds.values.reduce(0, +))
         let shares = nanoseconds.map { kind, ns in
             Share(kind: kind, steps: steps[kind]!, ms: Double(ns) / 1e6 / Double(profileRuns), percent: 100 * Double(ns) / total)
         }.sorted { $0.ms > $1.ms }
         let report = Report(model: model, kernels: loaded.kernelVariant, threads: engine.threads, iterations: iterations,
-                            medianMs: times[times.count / 2], p90Ms: times[times.count * 9 / 10], minMs: times[0], profile: shares)
+                            medianMs: times[times.count / 2], p90Ms: times[times.count * 9 / 10], minMs: times[0], profile: shares,
+                            layers: layers ? layerList : nil)
         if json { return try printJSON(report) }
         print(String(format: "%@ on %@ kernels, %d thread(s), %d runs: median %.2f ms, p90 %.2f ms, min %.2f ms",
                      model, report.kernels, engine.threads, iterations, report.medianMs, report.p90Ms, report.minMs))
@@ -79,6 +100,12 @@ struct BenchModel: ParsableCommand {
         print("  share      ms  steps  kind")
         for s in shares {
             print(String(format: "  %5.1f%%  %6.3f  %5d  %@", s.percent, s.ms, s.steps, s.kind))
+        }
+        guard layers else { return }
+        print("\nevery step in order (median of \(profileRuns) runs):")
+        print("      ms  layer                               kind")
+        for l in layerList {
+            print(String(format: "  %6.3f  %@  %@", l.medianMs, l.layer.padding(toLength: 34, withPad: " ", startingAt: 0), l.kind))
         }
     }
 }

@@ -21,12 +21,21 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Threads one request may use (output rows of each convolution split across them).")
     var threads = 1
 
+    @Flag(name: .customLong("no-fuse"), help: "Run each expansion and its depthwise conv apart (to measure what fusing brings).")
+    var noFuse = false
+
+    @Option(name: .customLong("band-kb"), help: .hidden)
+    var bandKB = 256
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard bandKB >= 1 else { throw ValidationError("--band-kb must be at least 1") }
     }
 
     var loadOptions: LoadOptions {
         var options = LoadOptions()
+        options.fuseExpandDepthwise = !noFuse
+        options.fusedBandBytes = bandKB * 1024
         options.kernels = kernels
         return options
     }
