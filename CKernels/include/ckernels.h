@@ -82,6 +82,9 @@ typedef struct gl_kernels {
                  float beta, float *c, size_t ldc);
 } gl_kernels;
 
+/* y[b][c][r] = x[b][r][c] for a batch of rows × columns matrices (x and y do not overlap). */
+void gl_f32_transpose(size_t batch, size_t rows, size_t columns, const float *x, float *y);
+
 /* The variants this build has, scalar first; the CPU may still lack some. */
 size_t gl_kernels_variant_count(void);
 const gl_kernels *gl_kernels_variant(size_t index);

@@ -1036,6 +1036,23 @@ static void test_fused(size_t random_cases) {
     gl_threadpool_destroy(pools[3]);
 }
 
+/* gl_f32_transpose against the definition, both paths (few rows, tiles), guards intact. */
+static void test_transpose(size_t random_cases) {
+    for (size_t i = 0; i < random_cases; i++) {
+        const size_t batch = rng_range(1, 3), rows = rng_range(1, 70), columns = rng_range(1, 70);
+        gbuf x = gb_new(batch * rows * columns), y = gb_new(batch * rows * columns);
+        gb_random(&x);
+        gl_f32_transpose(batch, rows, columns, x.p, y.p);
+        int ok = gb_guards_ok(&y);
+        for (size_t b = 0; b < batch; b++)
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < columns; c++)
+                    ok &= same_bits(y.p[(b * columns + c) * rows + r], x.p[(b * rows + r) * columns + c]);
+        report(ok, "transpose %zu x %zu x %zu", batch, rows, columns);
+        gb_free(&x), gb_free(&y);
+    }
+}
+
 int main(int argc, char **argv) {
     uint64_t seed = 20240611u;
     for (int i = 1; i < argc; i++) {
@@ -1055,6 +1072,7 @@ int main(int argc, char **argv) {
     test_pool(300);
     test_gemm(300);
     test_fused(400);
+    test_transpose(200);
 
     printf("%lu passed, %lu failed\n", n_passed, n_failed);
     return n_failed == 0 ? 0 : 1;

@@ -289,16 +289,43 @@ final class TransposeStep: Step, @unchecked Sendable {
     let input: Operand, output: Int
     /// Output shape and, for each output axis, the input stride it walks.
     let shape: [Int], strides: [Int]
+    /// When the permutation is a batch of 2-D transposes (NCHW → NHWC is [N, C, H·W] → [N, H·W, C]):
+    /// (batch, rows, columns) of the input.
+    let matrix: (batch: Int, rows: Int, columns: Int)?
 
     init(input: Operand, output: Int, inputShape: [Int], perm: [Int]) {
         let inStrides = Reference.strides(inputShape)
         (self.input, self.output) = (input, output)
         (shape, strides) = (perm.map { inputShape[$0] }, perm.map { inStrides[$0] })
+        matrix = Self.batchedMatrix(inputShape, perm)
+    }
+
+    /// Merges axes that stay next to each other (and drops size-1 axes); a batch of 2-D transposes if
+    /// what is left is [B, R, C] → [B, C, R] or [R, C] → [C, R].
+    private static func batchedMatrix(_ shape: [Int], _ perm: [Int]) -> (batch: Int, rows: Int, columns: Int)? {
+        let order = perm.filter { shape[$0] != 1 }
+        var groups: [[Int]] = [] // runs of input axes, in output order
+        for axis in order {
+            if let last = groups.last?.last, axis == last + 1 { groups[groups.count - 1].append(axis) } else { groups.append([axis]) }
+        }
+        let size = { (group: [Int]) in group.reduce(1) { $0 * shape[$1] } }
+        let inputOrder = groups.sorted { $0[0] < $1[0] }
+        if groups.count == 2, groups[0] == inputOrder[1] {
+            return (1, size(inputOrder[0]), size(inputOrder[1]))
+        }
+        if groups.count == 3, groups[0] == inputOrder[0], groups[1] == inputOrder[2] {
+            return (size(inputOrder[0]), size(inputOrder[1]), size(inputOrder[2]))
+        }
+        return nil
     }
 
     func run(_ context: RunContext) {
         let arena = context.arena
         let x = input.pointer(arena), y = arena + output
+        if let (batch, rows, columns) = matrix {
+            gl_f32_transpose(batch, rows, columns, x, y)
+            return
+        }
         let rank = shape.count, n = shape[rank - 1], step = strides[rank - 1]
         let rows = elementCount(shape) / max(n, 1)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
