@@ -621,9 +621,27 @@ static void directed_big_windows(void) {
         }
 }
 
+/* Deep pointwise layers (in_c >= 512: the AVX2 kernel cuts k into chunks and keeps partial
+ * sums in the output) on few pixels, as in the last blocks of EfficientNet. */
+static void directed_deep_pointwise(void) {
+    static const size_t deep[] = {512, 513, 640, 767, 1152, 1249};
+    static const size_t outs[] = {1, 8, 9, 17, 40, 208};
+    for (size_t i = 0; i < 24; i++) {
+        conv_case cc;
+        random_pointwise(&cc);
+        cc.p.in_c = deep[i % COUNT(deep)];
+        cc.p.out_c = outs[(i / 2) % COUNT(outs)];
+        cc.p.in_h = cc.p.out_h = rng_range(1, 9);
+        cc.p.in_w = cc.p.out_w = rng_range(1, 9);
+        cc.family = "pointwise";
+        check_conv_case(&cc);
+    }
+}
+
 static void test_conv(size_t random_cases) {
     directed_pads();
     directed_big_windows();
+    directed_deep_pointwise();
     for (size_t i = 0; i < random_cases; i++) {
         conv_case cc;
         switch (i % 6) {

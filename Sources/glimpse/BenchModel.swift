@@ -21,6 +21,9 @@ struct BenchModel: ParsableCommand {
     @Flag(help: "Also list every step in order with its shape and median time.")
     var layers = false
 
+    @Flag(name: .customLong("ab-unfused"), help: "A/B in one run: alternate with the same model compiled with --no-fuse and print both medians.")
+    var abUnfused = false
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -55,7 +58,38 @@ struct BenchModel: ParsableCommand {
         var percent: Double
     }
 
+    /// Fused and unfused sessions run by turns on the same input, so both see the same machine;
+    /// timed in this thread's CPU time, so that time spent descheduled (a busy, shared machine)
+    /// counts for neither.
+    func compareUnfused() throws {
+        func cpuNanoseconds() -> UInt64 {
+            var t = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+            return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+        }
+        var options = engine.loadOptions
+        options.fuseExpandDepthwise = true
+        let fused = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
+        options.fuseExpandDepthwise = false
+        let apart = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
+        var generator = SystemRandomNumberGenerator()
+        let input = (0..<fused.input().count).map { _ in Float.random(in: -1...1, using: &generator) }
+        var times: [[Double]] = [[], []]
+        for round in 0..<(warmup + iterations) {
+            for (index, session) in [fused, apart].enumerated() {
+                _ = session.input().update(from: input)
+                let start = cpuNanoseconds()
+                session.run()
+                if round >= warmup { times[index].append(Double(cpuNanoseconds() - start) / 1e6) }
+            }
+        }
+        let medians = times.map { $0.sorted()[$0.count / 2] }
+        print(String(format: "%@, %d thread(s), %d runs each, alternating, CPU time: fused %.3f ms, unfused %.3f ms, unfused/fused %.3fx",
+                     model, engine.threads, iterations, medians[0], medians[1], medians[1] / medians[0]))
+    }
+
     func run() throws {
+        if abUnfused { return try compareUnfused() }
         let loaded = try folder.repository.load(model, options: engine.loadOptions)
         let session = loaded.makeSession(threads: engine.threads)
         var generator = SystemRandomNumberGenerator()
