@@ -490,7 +490,7 @@ static void random_multiplier(conv_case *cc) {
 }
 
 static void random_pointwise(conv_case *cc) {
-    static const size_t wide[] = {1, 3, 7, 8, 9, 15, 16, 17, 33, 64, 96};
+    static const size_t wide[] = {1, 3, 7, 8, 9, 15, 16, 17, 24, 33, 40, 64, 96};
     gl_conv2d_params *p = &cc->p;
     memset(p, 0, sizeof *p);
     p->in_c = rng_pick(wide, COUNT(wide));

@@ -28,15 +28,23 @@
 /* ------------------------------------------------------------------------ */
 /* the 6x16 kernel                                                           */
 
-#define NR16 16
 #define MR6 6
 /* Weights processed per pass over the pixels: panels beyond this many floats
  * start a new pass, so that one pass's weights stay in L2 while every pixel
  * block streams them (the 7x7 layers have 1-2 MB of weights, L2 is 1 MB). */
 #define PASS_FLOATS (96 * 1024)
 
-/* The panel starting at output channel n0 is 16 wide unless 8 suffice. */
-static size_t width_x16(size_t nc, size_t n0) { return nc - n0 > 8 ? 16 : 8; }
+/*
+ * The panel starting at output channel n0 is 16 wide, except the last: 8 if
+ * that suffices, 24 for 17..24 channels (24, 40, 88, 120 outputs end that
+ * way). A last 8-wide panel would give a 6-pixel block only 6 FMA chains and
+ * one weight vector per 6 broadcasts; 24 wide it runs as 3x24 or 4x24 tiles
+ * (9 or 12 chains, like the 6x16 tile's 12).
+ */
+static size_t width_x16(size_t nc, size_t n0) {
+    const size_t rest = nc - n0;
+    return rest <= 8 ? 8 : rest <= 16 || rest > 24 ? 16 : 24;
+}
 
 size_t gl_f32_conv1x1_packed_size_x16(const gl_conv2d_params *p) {
     size_t size = 0;
@@ -75,7 +83,7 @@ void gl_f32_conv1x1_pack_x16(const gl_conv2d_params *p, const float *weights_oih
 GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const float *a,
                              size_t lda, const float *w, float *c, size_t ldc, const float *r,
                              __m256 lo, __m256 hi, size_t n) {
-    __m256 acc[MR6][2];
+    __m256 acc[MR6][3];
     const float *ap[MR6];
     GL_UNROLL for (size_t i = 0; i < MR; i++) {
         ap[i] = a + i * lda;
@@ -83,7 +91,7 @@ GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const 
     }
     w += NV * 8;
     for (size_t k = 0; k < kc; k++) {
-        __m256 wv[2];
+        __m256 wv[3];
         GL_UNROLL for (size_t v = 0; v < NV; v++) wv[v] = _mm256_loadu_ps(w + 8 * v);
         w += NV * 8;
         GL_UNROLL for (size_t i = 0; i < MR; i++) {
@@ -96,32 +104,44 @@ GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const 
 }
 
 /*
- * MR pixels against `full` whole 16-wide panels and then, if tail != 0, the
- * last panel with `tail` (1..15) real columns: 16 wide above 8, else 8 wide.
+ * MR pixels against the panels of output columns [n0, n1) (panel widths as
+ * width_x16 says, weights from w). A 24-wide panel holds at most 4 pixels'
+ * accumulators (12 + 3 weight vectors + a broadcast = 16 registers), so 5-6
+ * pixels take it in two tiles.
  */
 GL_AVX2_INLINE void rows_x16(const size_t MR, size_t kc, const float *a, const float *w,
-                             size_t full, size_t tail, float *c, size_t ldc, const float *r,
+                             size_t n0, size_t n1, size_t nc, float *c, const float *r,
                              float flo, float fhi) {
     const __m256 lo = _mm256_set1_ps(flo), hi = _mm256_set1_ps(fhi);
-    const size_t psize = NR16 * (kc + 1);
-    for (size_t j = 0; j < full; j++) {
-        tile_x16(MR, 2, kc, a, kc, w, c, ldc, r, lo, hi, 16);
-        w += psize;
-        c += 16;
-        if (r != NULL) r += 16;
+    for (size_t n = n0; n < n1;) {
+        const size_t width = width_x16(nc, n), real = nc - n < width ? nc - n : width;
+        float *cn = c + n;
+        const float *rn = r != NULL ? r + n : NULL;
+        if (width == 16) {
+            tile_x16(MR, 2, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+        } else if (width == 8) {
+            tile_x16(MR, 1, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+        } else if (MR <= 4) {
+            tile_x16(MR, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+        } else {
+            const size_t top = MR / 2 + MR % 2, rest = MR - top; /* 6 = 3 + 3, 5 = 3 + 2 */
+            tile_x16(top, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+            tile_x16(rest, 3, kc, a + top * kc, kc, w, cn + top * nc, nc,
+                     rn != NULL ? rn + top * nc : NULL, lo, hi, real);
+        }
+        w += width * (kc + 1);
+        n += width;
     }
-    if (tail > 8) tile_x16(MR, 2, kc, a, kc, w, c, ldc, r, lo, hi, tail);
-    else if (tail != 0) tile_x16(MR, 1, kc, a, kc, w, c, ldc, r, lo, hi, tail);
 }
 
-typedef void (*rows_fn)(size_t kc, const float *a, const float *w, size_t full, size_t tail,
-                        float *c, size_t ldc, const float *r, float lo, float hi);
+typedef void (*rows_fn)(size_t kc, const float *a, const float *w, size_t n0, size_t n1, size_t nc,
+                        float *c, const float *r, float lo, float hi);
 
-#define ROWS_X16(mr)                                                                        \
-    GL_AVX2 static void rows_x16_##mr(size_t kc, const float *a, const float *w, size_t full, \
-                                      size_t tail, float *c, size_t ldc, const float *r,     \
-                                      float lo, float hi) {                                  \
-        rows_x16(mr, kc, a, w, full, tail, c, ldc, r, lo, hi);                               \
+#define ROWS_X16(mr)                                                                           \
+    GL_AVX2 static void rows_x16_##mr(size_t kc, const float *a, const float *w, size_t n0,      \
+                                      size_t n1, size_t nc, float *c, const float *r, float lo, \
+                                      float hi) {                                               \
+        rows_x16(mr, kc, a, w, n0, n1, nc, c, r, lo, hi);                                       \
     }
 ROWS_X16(1)
 ROWS_X16(2)
@@ -145,28 +165,27 @@ void gl_f32_conv1x1_6x16__avx2(const gl_conv2d_params *p, const float *input,
     const size_t first = row_begin * p->out_w;
     const size_t m = (row_end - row_begin) * p->out_w;
     if (m == 0) return;
-    const size_t psize = NR16 * (kc + 1);
-    const size_t full_total = nc / NR16, rem = nc % NR16;
-    const size_t panels = full_total + (rem != 0);
-    size_t per_pass = PASS_FLOATS / psize;
-    if (per_pass == 0) per_pass = 1;
-
-    for (size_t j0 = 0; j0 < panels; j0 += per_pass) {
-        const size_t j1 = j0 + per_pass < panels ? j0 + per_pass : panels;
-        const size_t full = (j1 < full_total ? j1 : full_total) - j0;
-        const size_t tail = j1 == panels ? rem : 0;
-        const float *w = packed + j0 * psize;
+    /* Passes over the pixels, each with the panels whose weights fit PASS_FLOATS (at least one). */
+    const float *w0 = packed;
+    for (size_t n0 = 0; n0 < nc;) {
+        size_t n1 = n0, floats = 0;
+        while (n1 < nc && (n1 == n0 || floats + width_x16(nc, n1) * (kc + 1) <= PASS_FLOATS)) {
+            floats += width_x16(nc, n1) * (kc + 1);
+            n1 += width_x16(nc, n1);
+        }
         const float *a = input + first * kc;
-        float *c = output + first * nc + j0 * NR16;
-        const float *r = residual != NULL ? residual + first * nc + j0 * NR16 : NULL;
+        float *c = output + first * nc;
+        const float *r = residual != NULL ? residual + first * nc : NULL;
         for (size_t left = m; left != 0;) {
             const size_t mr = gl_avx2_next_block(left, MR6);
-            rows_x16_fns[mr](kc, a, w, full, tail, c, nc, r, p->output_min, p->output_max);
+            rows_x16_fns[mr](kc, a, w0, n0, n1, nc, c, r, p->output_min, p->output_max);
             a += mr * kc;
             c += mr * nc;
             if (r != NULL) r += mr * nc;
             left -= mr;
         }
+        w0 += floats;
+        n0 = n1;
     }
 }
 
