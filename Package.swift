@@ -64,6 +64,15 @@ let package = Package(
         ),
         // The Swift client.
         .target(name: "GlimpseClient", dependencies: ["GlimpseProtocol", "GlimpseNanomsg"]),
+        // `glimpse load`: closed- and open-loop load against a server, with its Stats for the same windows.
+        .target(
+            name: "GlimpseLoad",
+            dependencies: [
+                "GlimpseCore", "GlimpseImage", "GlimpseProtocol", "GlimpseNanomsg",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .executableTarget(
             name: "glimpse",
             dependencies: [
@@ -71,6 +80,7 @@ let package = Package(
                 "GlimpseImage",
                 "GlimpseServer",
                 "GlimpseClient",
+                "GlimpseLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
