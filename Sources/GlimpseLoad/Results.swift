@@ -60,19 +60,22 @@ public struct ServerWindow: Codable, Sendable, Equatable {
         cacheHits + cacheMisses == 0 ? nil : Double(cacheHits) / Double(cacheHits + cacheMisses)
     }
 
-    public init(before: Glimpse_V1_StatsResponse, after: Glimpse_V1_StatsResponse) throws(LoadError) {
-        guard after.uptimeMs >= before.uptimeMs, after.requests > before.requests else {
+    /// `statsCallsBetween`: Stats calls answered inside the window besides the two snapshots' own
+    /// (the polls of `LoadRunner`'s settling), taken out like them.
+    public init(before: Glimpse_V1_StatsResponse, after: Glimpse_V1_StatsResponse, statsCallsBetween: Int = 0) throws(LoadError) {
+        let extra = UInt64(statsCallsBetween)
+        guard after.uptimeMs >= before.uptimeMs, after.requests > before.requests + extra else {
             throw LoadError(.aborted, "the server's counters went backwards between two Stats calls: it restarted during the step")
         }
         // Each Stats call counts itself as received before it takes its snapshot, and its reply only
         // after: so the window holds the closing Stats request and the opening Stats reply. Take them out.
-        requests = after.requests - before.requests - 1
+        requests = after.requests - before.requests - 1 - extra
         var replies: [String: UInt64] = [:]
         for (name, count) in after.repliesByStatus {
             let delta = count - Swift.min(count, before.repliesByStatus[name] ?? 0)
             if delta > 0 { replies[name] = delta }
         }
-        if let ok = replies["OK"] { replies["OK"] = ok > 1 ? ok - 1 : nil }
+        if let ok = replies["OK"] { replies["OK"] = ok > 1 + extra ? ok - 1 - extra : nil }
         repliesByStatus = replies
         cacheHits = after.cacheHits - Swift.min(after.cacheHits, before.cacheHits)
         cacheMisses = after.cacheMisses - Swift.min(after.cacheMisses, before.cacheMisses)

@@ -99,12 +99,12 @@ public final class LoadRunner {
                 _ = runPhase(connections, mix: mix, rate: step.rate, length: .seconds(config.warmupSeconds), seed: arrivalSeed &+ 1,
                              describe: "[\(number + 1)/\(steps.count)] \(step.label) warm-up", quiet: true)
             }
-            let before = try control.stats()
+            let before = try settledStats(control).stats
             let phase = runPhase(connections, mix: mix, rate: step.rate, length: config.length, seed: arrivalSeed,
                                  describe: "[\(number + 1)/\(steps.count)] \(step.label)", quiet: false)
-            let after = try control.stats()
+            let (after, polls) = try settledStats(control)
             var result = phase.result(label: step.label, connections: step.connections, rate: step.rate)
-            do { result.server = try ServerWindow(before: before, after: after) } catch {
+            do { result.server = try ServerWindow(before: before, after: after, statsCallsBetween: polls - 1) } catch {
                 notes.append("\(step.label): \(error.description)")
             }
             results.append(result)
@@ -158,6 +158,24 @@ public final class LoadRunner {
         }
         guard refused.count < images.count else { throw LoadError(.invalidArgument, "the server refuses every image in \(images.source)") }
         images = images.removing(refused)
+    }
+
+    /// A Stats snapshot taken once the server has recorded a reply for every request it has received
+    /// but this one, and how many Stats calls that took.
+    ///
+    /// The server sends a reply before it records it in its stats, so a snapshot taken the moment our
+    /// last reply arrives can miss it. Polling until replies + 1 = requests closes that gap; if other
+    /// clients keep the server busy it never holds, so after half a second the snapshot is taken anyway.
+    private func settledStats(_ control: Connection) throws(LoadError) -> (stats: Glimpse_V1_StatsResponse, polls: Int) {
+        let giveUp = monotonicNow() + 500_000_000
+        var polls = 0
+        while true {
+            let stats = try control.stats()
+            polls += 1
+            let replied = stats.repliesByStatus.values.reduce(0, +)
+            if replied + 1 >= stats.requests || monotonicNow() > giveUp { return (stats, polls) }
+            usleep(1000)
+        }
     }
 
     /// Sends the hot set and waits for each answer, so repeats in the window are cache hits.
