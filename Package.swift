@@ -89,6 +89,11 @@ let package = Package(
         .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
         .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage", "GlimpseCore"]),
         .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
+        .testTarget(
+            name: "GlimpseLoadTests",
+            dependencies: ["GlimpseLoad", "GlimpseServer", "GlimpseImage", "GlimpseProtocol",
+                           .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
         .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
     ]

@@ -56,7 +56,7 @@ public struct PoissonArrivals: Sendable {
 // MARK: clock
 
 /// CLOCK_MONOTONIC in nanoseconds: every latency and schedule time in GlimpseLoad is on this clock.
-@inline(__always) func monotonicNow() -> UInt64 {
+@inline(__always) public func monotonicNow() -> UInt64 {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)

@@ -296,9 +296,9 @@ private final class Tally: @unchecked Sendable {
 }
 
 /// A ticket for one request: its index and, in open loop, when it should leave (monotonic ns).
-struct Ticket {
-    var index: Int
-    var intended: UInt64?
+@_spi(Testing) public struct Ticket: Sendable {
+    public var index: Int
+    public var intended: UInt64?
 }
 
 /// Hands out tickets to the load threads in order, and says when a phase is over.
@@ -308,8 +308,8 @@ struct Ticket {
 /// its ticket's time, and when every thread is busy the next ticket simply waits, its latency
 /// clock already running. An arrival still unsent after the timeout has missed its deadline:
 /// it is counted as expired and skipped, which also bounds how long an overloaded phase drains.
-final class Dispatcher: @unchecked Sendable {
-    let start: UInt64
+@_spi(Testing) public final class Dispatcher: @unchecked Sendable {
+    public let start: UInt64
     private let stateLock = NSLock() // guards everything below
     private var next: Int
     private var issued = 0
@@ -319,8 +319,8 @@ final class Dispatcher: @unchecked Sendable {
     private let length: LoadConfiguration.Length
     private let expireAfterNs: UInt64
 
-    init(firstIndex: Int, rate: Double?, seed: UInt64, length: LoadConfiguration.Length, expireAfterNs: UInt64,
-         start: UInt64 = monotonicNow()) {
+    public init(firstIndex: Int, rate: Double?, seed: UInt64, length: LoadConfiguration.Length, expireAfterNs: UInt64,
+                start: UInt64 = monotonicNow()) {
         next = firstIndex
         self.length = length
         self.expireAfterNs = expireAfterNs
@@ -333,17 +333,17 @@ final class Dispatcher: @unchecked Sendable {
     }
 
     /// The index the next phase starts from.
-    var issuedThrough: Int {
+    public var issuedThrough: Int {
         stateLock.lock(); defer { stateLock.unlock() }
         return next
     }
 
-    var expiredCount: Int {
+    public var expiredCount: Int {
         stateLock.lock(); defer { stateLock.unlock() }
         return expired
     }
 
-    func claim(now: UInt64 = monotonicNow()) -> Ticket? {
+    public func claim(now: UInt64 = monotonicNow()) -> Ticket? {
         stateLock.lock(); defer { stateLock.unlock() }
         guard arrivals != nil else {
             switch length {
