@@ -106,7 +106,8 @@ public struct StepResult: Codable, Sendable {
     public var targetRate: Double?
     /// The measured window: first (intended) send to last reply, in seconds.
     public var seconds: Double
-    /// Requests sent, and (open loop) arrivals that expired waiting for a free connection.
+    /// Requests sent, and (open loop) arrivals that expired waiting for a free connection; the
+    /// table's "reqs" is their sum, and the expired are among its errors.
     public var sent: Int
     public var expiredUnsent: Int
     public var ok: Int
@@ -163,7 +164,7 @@ extension LoadReport {
         let cache = cacheBypassed ? "cache bypassed (glimpse-cache: no)" : "cache-hit ratio \(format(requestedHitRatio, 2)) requested"
         lines.append("\(server) · model \(model) · \(imageCount) images (\(images)) · \(mode) loop, \(length) per step · \(cache)"
                      + (serverWorkers.map { " · server workers \($0)" } ?? ""))
-        let header = ["step", "sent", "ok", "err", "ok/s", "p50", "p90", "p95", "p99", "p99.9", "max",
+        let header = ["step", "reqs", "ok", "err", "ok/s", "p50", "p90", "p95", "p99", "p99.9", "max",
                       "|", "queue", "decode", "infer", "hits", "misses", "coal", "hit%"]
         var rows: [[String]] = [header]
         for s in steps {
@@ -197,6 +198,13 @@ extension LoadReport {
             let achieved = steps.compactMap { s in s.server?.hitRatio.map { "\(s.label) \(format($0, 3))" } }
             lines.append("cache-hit ratio: requested \(format(requestedHitRatio, 2)); achieved (server hits/(hits+misses)) "
                          + (achieved.isEmpty ? "n/a: the server's cache is off" : achieved.joined(separator: ", ")))
+            // Repeats are of images answered just before the window, so only a cache that is off, too
+            // small, or shared with other clients' traffic makes the two disagree.
+            let off = steps.filter { s in s.server?.hitRatio.map { abs($0 - requestedHitRatio) > 0.1 } ?? false }
+            if !off.isEmpty {
+                lines.append("note: achieved hit ratio far from the requested one in \(off.map(\.label).joined(separator: ", ")): "
+                             + "is the server's cache off (--cache-mb 0) or too small, or is someone else loading it?")
+            }
         }
         for note in notes { lines.append("note: \(note)") }
         return lines.joined(separator: "\n")
