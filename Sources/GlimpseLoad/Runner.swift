@@ -219,7 +219,7 @@ public final class LoadRunner {
             let (ok, failed) = live.snapshot
             let elapsed = Double(monotonicNow() - dispatcher.start) / 1e9
             let planned = switch length {
-            case let .seconds(s): "/\(format(s, 0)) s"
+            case let .seconds(s): "/\(format(s, s == s.rounded() ? 0 : 1)) s"
             case let .requests(n): " s, \(ok + failed)/\(n) requests"
             }
             return "\(label): \(format(elapsed, 1))\(planned), \(format(Double(ok) / max(elapsed, 1e-9), 1)) ok/s, \(failed) errors"
