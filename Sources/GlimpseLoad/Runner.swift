@@ -105,7 +105,7 @@ public final class LoadRunner {
             let (after, polls) = try settledStats(control)
             var result = phase.result(label: step.label, connections: step.connections, rate: step.rate)
             do { result.server = try ServerWindow(before: before, after: after, statsCallsBetween: polls - 1) } catch {
-                notes.append("\(step.label): \(error.description)")
+                note("\(step.label): \(error.description)")
             }
             results.append(result)
         }
