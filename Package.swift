@@ -64,6 +64,15 @@ let package = Package(
         ),
         // The Swift client.
         .target(name: "GlimpseClient", dependencies: ["GlimpseProtocol", "GlimpseNanomsg"]),
+        // `glimpse load`: closed- and open-loop load against a server, with its Stats for the same windows.
+        .target(
+            name: "GlimpseLoad",
+            dependencies: [
+                "GlimpseCore", "GlimpseImage", "GlimpseProtocol", "GlimpseNanomsg",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .executableTarget(
             name: "glimpse",
             dependencies: [
@@ -71,6 +80,7 @@ let package = Package(
                 "GlimpseImage",
                 "GlimpseServer",
                 "GlimpseClient",
+                "GlimpseLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,6 +89,11 @@ let package = Package(
         .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
         .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage", "GlimpseCore"]),
         .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
+        .testTarget(
+            name: "GlimpseLoadTests",
+            dependencies: ["GlimpseLoad", "GlimpseServer", "GlimpseImage", "GlimpseProtocol",
+                           .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
         .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
     ]

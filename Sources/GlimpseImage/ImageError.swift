@@ -20,6 +20,8 @@ public enum ImageError: StatusError, Equatable {
     case outOfMemory(String)
     /// The caller passed an output buffer of the wrong length: a bug in the caller, not in the image.
     case outputSize(expected: Int, actual: Int)
+    /// libjpeg could not encode pixels we gave it (only `encodeJPEG` throws this); its message.
+    case encodeFailed(String)
 
     public var status: StatusCode {
         switch self {
@@ -30,7 +32,7 @@ public enum ImageError: StatusError, Equatable {
             .invalidArgument
         case .outOfMemory:
             .resourceExhausted
-        case .outputSize:
+        case .outputSize, .encodeFailed:
             .internal
         }
     }
@@ -55,6 +57,8 @@ public enum ImageError: StatusError, Equatable {
             "JPEG decoder out of memory: \(message)"
         case .outputSize(let expected, let actual):
             "image output buffer holds \(actual) floats, preprocessing needs \(expected)"
+        case .encodeFailed(let message):
+            "JPEG encode failed: \(message)"
         }
     }
 }

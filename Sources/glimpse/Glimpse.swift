@@ -5,5 +5,5 @@ import ArgumentParser
 struct Glimpse: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Glimpse: a small, fast image-recognition engine and server.",
-        subcommands: [Classify.self, Models.self, Serve.self, Bench.self])
+        subcommands: [Classify.self, Models.self, Serve.self, Bench.self, Load.self])
 }
