@@ -25,12 +25,15 @@ struct CallError: StatusError {
 final class LoadedModel: Sendable {
     let name: String
     let model: Model
+    /// Position in the server's model list (the metrics label index).
+    let index: Int
     /// nil for models that do not take one [1, 3, S, S] image (they still serve Infer).
     let classifier: ClassifierInfo?
 
-    init(name: String, model: Model) {
+    init(name: String, model: Model, index: Int) {
         self.name = name
         self.model = model
+        self.index = index
         classifier = try? ClassifierInfo(model: model)
     }
 
