@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The hot kernels, in C: scalar reference plus SIMD variants, one dispatch table.
@@ -66,6 +69,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The admin HTTP port (Hummingbird): /metrics, health, a REST classify route into the
+        // server's own dispatch. Kept apart so GlimpseServer needs no NIO.
+        .target(
+            name: "GlimpseAdmin",
+            dependencies: [
+                "GlimpseServer", "GlimpseProtocol", "GlimpseCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The Swift client.
         .target(name: "GlimpseClient", dependencies: ["GlimpseProtocol", "GlimpseNanomsg"]),
         .executableTarget(
@@ -74,6 +91,7 @@ let package = Package(
                 "GlimpseEngine",
                 "GlimpseImage",
                 "GlimpseServer",
+                "GlimpseAdmin",
                 "GlimpseClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,6 +101,7 @@ let package = Package(
         .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
         .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage", "GlimpseCore"]),
         .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
+        .testTarget(name: "GlimpseAdminTests", dependencies: ["GlimpseAdmin", "GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseCore"]),
         // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
         .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
     ]

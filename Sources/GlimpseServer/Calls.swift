@@ -70,7 +70,7 @@ extension Call {
         let topK = min(request.topK == 0 ? 5 : Int(request.topK), max(info.labels.count, model.model.outputs.first.map { $0.shape.reduce(1, *) } ?? 1))
         switch request.input {
         case let .jpeg(bytes)?:
-            guard !bytes.isEmpty else { throw CallError(.invalidArgument, "ClassifyRequest.jpeg is empty") }
+            guard !bytes.isEmpty else { throw CallError(.invalidArgument, "the JPEG is empty: ClassifyRequest.jpeg has 0 bytes") }
             guard bytes.count <= maxPayload else {
                 throw CallError(.resourceExhausted, "JPEG of \(bytes.count) bytes is over this server's limit of \(maxPayload) bytes")
             }
