@@ -70,7 +70,7 @@ let package = Package(
             ]
         ),
         // The admin HTTP port (Hummingbird): /metrics, health, a REST classify route into the
-        // server's own dispatch. Kept apart so GlimpseServer needs no NIO.
+        // server's own dispatch, and the demo page. Kept apart so GlimpseServer needs no NIO.
         .target(
             name: "GlimpseAdmin",
             dependencies: [

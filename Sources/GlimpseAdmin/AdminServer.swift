@@ -9,8 +9,8 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
-/// Serves `/metrics`, `/healthz`, `/readyz`, `/v1/models` and `/v1/models/{name}/classify` for
-/// one `Server`. Runs on its own one-thread event loop group, so HTTP never competes
+/// Serves `/metrics`, `/healthz`, `/readyz`, `/v1/models`, `/v1/models/{name}/classify` and the demo
+/// page for one `Server`. Runs on its own one-thread event loop group, so HTTP never competes
 /// with the nanomsg front thread; classify calls enter the server through `Server.call`.
 public final class AdminServer: Sendable {
     public let address: AdminAddress

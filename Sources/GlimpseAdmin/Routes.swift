@@ -13,6 +13,10 @@ struct AdminRoutes: Sendable {
         let router = Router()
         // First, so it also wraps the not-found responder: every error leaves as {status, message}.
         router.add(middleware: ErrorBodyMiddleware())
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                     body: .init(byteBuffer: ByteBuffer(string: DemoPage.html)))
+        }
         router.get("/healthz") { _, _ in json(.ok, ["status": "alive"]) }
         router.get("/readyz") { _, _ in readiness() }
         router.get("/metrics") { _, _ in
@@ -187,7 +191,7 @@ struct ErrorBodyMiddleware: RouterMiddleware {
             default: error.status.code < 500 ? .invalidArgument : .internal
             }
             let message = error.body ?? (error.status == .notFound
-                ? "no route for \(request.method) \(request.uri.path); try GET /healthz, /readyz, /metrics, /v1/models or POST /v1/models/NAME/classify"
+                ? "no route for \(request.method) \(request.uri.path); try GET /, /healthz, /readyz, /metrics, /v1/models or POST /v1/models/NAME/classify"
                 : error.status.reasonPhrase)
             throw GlimpseHTTPError(code, message, http: error.status)
         }

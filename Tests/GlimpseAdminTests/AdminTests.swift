@@ -150,6 +150,18 @@ private let cats = 281...285  // ImageNet: tabby, tiger cat, Persian, Siamese, E
         #expect(running.server.readiness == .stopping)
         await #expect(throws: HTTPError.self) { try await running.get("/healthz") }
     }
+
+    @Test func demoPageIsServedWithItsHooks() async throws {
+        try await withRunningAdmin { running in
+            let page = try await running.get("/")
+            #expect(page.status == 200)
+            #expect(page.headers["content-type"] == "text/html; charset=utf-8")
+            for hook in ["id=\"file\"", "id=\"model\"", "id=\"results\"", "id=\"error\"", "id=\"timing-roundtrip\"", "/v1/models"] {
+                #expect(page.text.contains(hook), "\(hook)")
+            }
+            #expect(!page.text.contains("http://") && !page.text.contains("https://"), "no external assets")
+        }
+    }
 }
 
 @Suite struct AdminAddressTests {
