@@ -103,14 +103,14 @@ struct AdminRoutes: Sendable {
     /// The request body, refused with 413 past `limit` (the server's --max-payload-mb): by its
     /// Content-Length before reading, or as soon as the bytes read pass the limit.
     static func body(of request: Request, limit: Int) async throws -> Data {
-        func tooLarge(_ size: String) -> GlimpseHTTPError {
-            GlimpseHTTPError(.resourceExhausted, "body of \(size) bytes is over this server's limit of \(limit) bytes (--max-payload-mb)",
+        func tooLarge(_ declared: Int?) -> GlimpseHTTPError {
+            GlimpseHTTPError(.resourceExhausted, "body \(declared.map { "of \($0) bytes " } ?? "")is over this server's limit of \(limit) bytes (--max-payload-mb)",
                              http: .contentTooLarge)
         }
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge("\(declared)") }
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge(declared) }
         var data = Data()
         for try await chunk in request.body {
-            guard data.count + chunk.readableBytes <= limit else { throw tooLarge("more than \(limit)") }
+            guard data.count + chunk.readableBytes <= limit else { throw tooLarge(nil) }
             data.append(contentsOf: chunk.readableBytesView)
         }
         return data

@@ -86,6 +86,12 @@ private let cats = 281...285  // ImageNet: tabby, tiger cat, Persian, Siamese, E
                 let message = json["message"] as? String ?? ""
                 #expect(message.localizedCaseInsensitiveContains(mentions), "\(name): \(message)")
             }
+            // Chunked, so no Content-Length to refuse it by: refused once the bytes read pass the limit.
+            let big = Data(count: 3 << 19)
+            let chunked = Data("\(String(big.count, radix: 16))\r\n".utf8) + big + Data("\r\n0\r\n\r\n".utf8)
+            let streamed = try await running.post("/v1/models/lite0/classify", chunked, headers: ["Transfer-Encoding": "chunked"])
+            #expect(streamed.status == 413, "\(streamed.text)")
+            #expect(try streamed.json()["status"] as? String == "RESOURCE_EXHAUSTED")
             // Still serving.
             let good = try await running.post("/v1/models/lite0/classify?top_k=1", jpeg)
             #expect(good.status == 200)

@@ -124,7 +124,7 @@ struct HTTPReply: Sendable {
         guard connected == 0 else { throw HTTPError(description: "connect to 127.0.0.1:\(port): errno \(errno)") }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         var fields = headers
-        if let body, fields["Content-Length"] == nil { fields["Content-Length"] = "\(body.count)" }
+        if let body, fields["Content-Length"] == nil, fields["Transfer-Encoding"] == nil { fields["Content-Length"] = "\(body.count)" }
         for (name, value) in fields { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         // MSG_NOSIGNAL: a server that answers early and closes must not kill the test with SIGPIPE.
