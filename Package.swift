@@ -16,6 +16,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The hot kernels, in C: scalar reference plus SIMD variants, one dispatch table.
@@ -60,6 +65,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // The admin HTTP port (Hummingbird): /metrics, health, a REST classify route into the
+        // server's own dispatch, and the demo page. Kept apart so GlimpseServer needs no NIO.
+        .target(
+            name: "GlimpseAdmin",
+            dependencies: [
+                "GlimpseServer", "GlimpseProtocol", "GlimpseCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The Swift client.
@@ -79,6 +100,7 @@ let package = Package(
                 "GlimpseEngine",
                 "GlimpseImage",
                 "GlimpseServer",
+                "GlimpseAdmin",
                 "GlimpseClient",
                 "GlimpseLoad",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -94,6 +116,7 @@ let package = Package(
             dependencies: ["GlimpseLoad", "GlimpseServer", "GlimpseImage", "GlimpseProtocol",
                            .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
+        .testTarget(name: "GlimpseAdminTests", dependencies: ["GlimpseAdmin", "GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseCore"]),
         // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
         .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
     ]

@@ -25,12 +25,15 @@ struct CallError: StatusError {
 final class LoadedModel: Sendable {
     let name: String
     let model: Model
+    /// Position in the server's model list (the metrics label index).
+    let index: Int
     /// nil for models that do not take one [1, 3, S, S] image (they still serve Infer).
     let classifier: ClassifierInfo?
 
-    init(name: String, model: Model) {
+    init(name: String, model: Model, index: Int) {
         self.name = name
         self.model = model
+        self.index = index
         classifier = try? ClassifierInfo(model: model)
     }
 
@@ -67,7 +70,7 @@ extension Call {
         let topK = min(request.topK == 0 ? 5 : Int(request.topK), max(info.labels.count, model.model.outputs.first.map { $0.shape.reduce(1, *) } ?? 1))
         switch request.input {
         case let .jpeg(bytes)?:
-            guard !bytes.isEmpty else { throw CallError(.invalidArgument, "ClassifyRequest.jpeg is empty") }
+            guard !bytes.isEmpty else { throw CallError(.invalidArgument, "the JPEG is empty: ClassifyRequest.jpeg has 0 bytes") }
             guard bytes.count <= maxPayload else {
                 throw CallError(.resourceExhausted, "JPEG of \(bytes.count) bytes is over this server's limit of \(maxPayload) bytes")
             }

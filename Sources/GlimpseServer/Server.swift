@@ -7,13 +7,20 @@ import GlimpseProtocol
 import Logging
 
 public final class Server: @unchecked Sendable {
+    /// Where a reply goes: back along a nanomsg request's route, or to an in-process caller.
+    enum Sink: Sendable {
+        case route(Route)
+        case local(CheckedContinuation<LocalReply, Never>)
+    }
+
     /// Someone waiting for a call's result: where to send it and under which request id.
     struct Waiter: Sendable {
-        var route: Route
+        var sink: Sink
         var requestID: UInt64
         /// Monotonic nanoseconds; .max for none.
         var deadline: UInt64
         var received: UInt64
+        var labels = MetricLabels()
     }
 
     struct Job: Sendable {
@@ -33,10 +40,14 @@ public final class Server: @unchecked Sendable {
     private let queue: JobQueue<Job>
     private let cache: ResultCache<Waiter>
     private let stats = ServerStats()
+    /// Prometheus metrics, on a registry of this server's own.
+    public let metrics: ServerMetrics
     private let logger = Logger(label: "glimpse.server")
     private let stopping = NSCondition()
     private var stopRequested = false
+    private var workersUp = false
     private var executing = 0
+    private var stopHooks: [@Sendable () -> Void] = []
     private let workersDone = DispatchGroup()
 
     /// Loads the models and binds every listen URL; `run()` then serves.
@@ -47,17 +58,22 @@ public final class Server: @unchecked Sendable {
         guard !names.isEmpty else {
             throw CallError(.failedPrecondition, "no models in \(configuration.modelsDirectory.path): run scripts/setup")
         }
+        let metrics = ServerMetrics(models: names)
         var loaded: [String: LoadedModel] = [:]
-        for name in names {
+        for (index, name) in names.enumerated() {
             let start = monotonicNanoseconds()
             var options = LoadOptions()
             options.kernels = configuration.kernels
-            loaded[name] = LoadedModel(name: name, model: try repository.load(name, options: options))
-            logger.info("loaded model", metadata: ["model": "\(name)", "ms": "\((monotonicNanoseconds() - start) / 1_000_000)",
+            loaded[name] = LoadedModel(name: name, model: try repository.load(name, options: options), index: index)
+            let nanoseconds = monotonicNanoseconds() - start
+            metrics.modelLoaded(name, seconds: Double(nanoseconds) / 1e9)
+            logger.info("loaded model", metadata: ["model": "\(name)", "ms": "\(nanoseconds / 1_000_000)",
                                                    "arena_mb": "\(loaded[name]!.model.arenaBytes >> 20)"])
         }
         let defaultModel = configuration.defaultModel ?? names[0]
         guard loaded[defaultModel] != nil else { throw EngineError.modelNotFound(defaultModel, available: names) }
+        metrics.started(version: glimpseVersion, kernels: loaded[defaultModel]!.model.kernelVariant, workers: configuration.workers)
+        self.metrics = metrics
         self.loaded = loaded
         self.models = names
         self.defaultModel = defaultModel
@@ -84,6 +100,9 @@ public final class Server: @unchecked Sendable {
             thread.name = "glimpse-worker-\(index)"
             thread.start()
         }
+        stopping.lock()
+        workersUp = true
+        stopping.unlock()
         while !isStopping {
             let incoming: Incoming
             do { incoming = try socket.receiveWithRoute() } catch {
@@ -95,6 +114,11 @@ public final class Server: @unchecked Sendable {
         queue.close()
         workersDone.wait()
         socket.close()
+        stopping.lock()
+        let hooks = stopHooks
+        stopHooks = []
+        stopping.unlock()
+        for hook in hooks { hook() }
         logger.info("stopped", metadata: ["requests": "\(stats.requestCount)"])
     }
 
@@ -103,6 +127,29 @@ public final class Server: @unchecked Sendable {
         stopping.lock()
         stopRequested = true
         stopping.unlock()
+    }
+
+    /// Runs `hook` at the end of `run()`, once everything queued and in flight has been answered:
+    /// where companions such as the admin HTTP port stop, so `run()` returning means all is down.
+    public func onStop(_ hook: @escaping @Sendable () -> Void) {
+        stopping.lock()
+        stopHooks.append(hook)
+        stopping.unlock()
+    }
+
+    public enum Readiness: Sendable {
+        /// Models loaded, `run()` not yet started the workers.
+        case starting
+        /// Workers up: requests are served.
+        case ready
+        /// `stop()` was called: finishing what is in flight.
+        case stopping
+    }
+
+    /// Whether requests are served now (`/readyz`).
+    public var readiness: Readiness {
+        stopping.lock(); defer { stopping.unlock() }
+        return stopRequested ? .stopping : workersUp ? .ready : .starting
     }
 
     private var isStopping: Bool {
@@ -114,32 +161,51 @@ public final class Server: @unchecked Sendable {
 
     private func handle(_ incoming: consuming Incoming) {
         let received = monotonicNanoseconds()
-        stats.received()
         let envelope: Glimpse_V1_RequestEnvelope
         do { envelope = try Frame.decodeRequest(incoming.bytes) } catch {
-            return reply(Waiter(route: incoming.route, requestID: 0, deadline: .max, received: received), error: CallError(error))
+            stats.received()
+            return reply(Waiter(sink: .route(incoming.route), requestID: 0, deadline: .max, received: received), error: CallError(error))
         }
+        dispatch(envelope, to: .route(incoming.route), received: received)
+    }
+
+    /// Calls the server in-process, exactly as a nanomsg request would: same validation, cache,
+    /// coalescing, queue, deadlines, status codes and metrics; the reply comes back here instead
+    /// of along a route. Never blocks: the caller is suspended until a worker (or the front) answers.
+    public func call(_ envelope: Glimpse_V1_RequestEnvelope) async -> LocalReply {
+        let received = monotonicNanoseconds()
+        return await withCheckedContinuation { continuation in
+            dispatch(envelope, to: .local(continuation), received: received)
+        }
+    }
+
+    /// Answers or queues one request; runs on the front thread, or on an in-process caller's.
+    /// Everything it touches is immutable or guarded by its own lock.
+    private func dispatch(_ envelope: Glimpse_V1_RequestEnvelope, to sink: Sink, received: UInt64) {
+        stats.received()
         let deadline = Self.deadline(received: received, timeoutMs: envelope.timeoutMs, unixMs: envelope.deadlineUnixMs,
                                      nowUnixMs: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
-        let waiter = Waiter(route: incoming.route, requestID: envelope.requestID, deadline: deadline, received: received)
+        let method = Method(rawValue: envelope.method)
+        var waiter = Waiter(sink: sink, requestID: envelope.requestID, deadline: deadline, received: received)
+        if let method { waiter.labels.method = UInt8(Method.allCases.firstIndex(of: method)!) }
         if deadline <= received {
             return reply(waiter, error: CallError(.deadlineExceeded, "the deadline had passed when the request arrived"))
         }
         do {
-            switch Method(rawValue: envelope.method) {
+            switch method {
             case .classify?:
                 let request = try parse(Glimpse_V1_ClassifyRequest.self, envelope.body)
-                let model = try resolve(request.model)
+                let model = try resolve(request.model, labelling: &waiter)
                 try submit(Call.classify(request, model: model, maxPayload: configuration.maxPayloadBytes), model, envelope, waiter)
             case .infer?:
                 let request = try parse(Glimpse_V1_InferRequest.self, envelope.body)
-                let model = try resolve(request.model)
+                let model = try resolve(request.model, labelling: &waiter)
                 try submit(Call.infer(request, model: model, maxPayload: configuration.maxPayloadBytes), model, envelope, waiter)
             case .listModels?:
                 reply(waiter, body: serialized(listModels()))
             case .modelMetadata?:
                 let request = try parse(Glimpse_V1_ModelMetadataRequest.self, envelope.body)
-                reply(waiter, body: serialized(metadata(try resolve(request.model))))
+                reply(waiter, body: serialized(metadata(try resolve(request.model, labelling: &waiter))))
             case .health?:
                 let request = try parse(Glimpse_V1_HealthRequest.self, envelope.body)
                 guard request.service.isEmpty || request.service == "glimpse.v1.Glimpse" else {
@@ -177,9 +243,11 @@ public final class Server: @unchecked Sendable {
         }
     }
 
-    private func resolve(_ name: String) throws(CallError) -> LoadedModel {
+    /// The model a call names (the default when none); labels the waiter's metrics with it.
+    private func resolve(_ name: String, labelling waiter: inout Waiter) throws(CallError) -> LoadedModel {
         let name = name.isEmpty ? defaultModel : name
         guard let model = loaded[name] else { throw CallError(EngineError.modelNotFound(name, available: models)) }
+        waiter.labels.model = UInt16(model.index)
         return model
     }
 
@@ -201,7 +269,10 @@ public final class Server: @unchecked Sendable {
         let job = Job(call: call, model: model, key: key, waiter: waiter, enqueued: monotonicNanoseconds())
         if !queue.offer(job) {
             let waiters = key.map { cache.abandon($0) } ?? [waiter]
-            let error = CallError(.resourceExhausted, "server busy: \(queue.capacity) requests already queued for \(configuration.workers) workers")
+            // A closed queue means the server is stopping (only in-process calls get here then).
+            let error = isStopping
+                ? CallError(.unavailable, "the server is shutting down")
+                : CallError(.resourceExhausted, "server busy: \(queue.capacity) requests already queued for \(configuration.workers) workers")
             for waiter in waiters { reply(waiter, error: error) }
         }
     }
@@ -227,8 +298,10 @@ public final class Server: @unchecked Sendable {
             let result = try executor.run(job.call, on: job.model.name)
             waiters = job.key.map { cache.complete($0, value: result.body) } ?? [job.waiter]
             let stages: [(ServerStats.Stage, UInt64)] = [(.queue, queued), (.preprocess, result.preprocess), (.inference, result.inference)]
+            // Stage latencies are recorded once per computation, with the waiter that started it.
             for (index, waiter) in waiters.enumerated() {
-                reply(waiter, body: result.body, metadata: index == 0 ? [:] : [MetadataKey.cache: "coalesced"], stages: index == 0 ? stages : [])
+                reply(waiter, body: result.body, metadata: index == 0 ? [:] : [MetadataKey.cache: "coalesced"],
+                      stages: index == 0 ? stages : [], queued: queued)
             }
         } catch {
             waiters = job.key.map { cache.complete($0, value: nil) } ?? [job.waiter]
@@ -244,13 +317,14 @@ public final class Server: @unchecked Sendable {
 
     // MARK: replies
 
-    private func reply(_ waiter: Waiter, body: Data, metadata: [String: String] = [:], stages: [(ServerStats.Stage, UInt64)] = []) {
+    private func reply(_ waiter: Waiter, body: Data, metadata: [String: String] = [:], stages: [(ServerStats.Stage, UInt64)] = [],
+                       queued: UInt64 = 0) {
         var envelope = Glimpse_V1_ResponseEnvelope()
         envelope.requestID = waiter.requestID
         envelope.status = Int32(StatusCode.ok.rawValue)
         envelope.metadata = metadata
         envelope.body = body
-        send(envelope, waiter, stages: stages)
+        send(envelope, waiter, stages: stages, queued: queued)
     }
 
     private func reply(_ waiter: Waiter, error: any Error) {
@@ -260,20 +334,28 @@ public final class Server: @unchecked Sendable {
         envelope.status = Int32(failure.status.rawValue)
         envelope.message = failure.description
         if failure.status == .internal { logger.error("internal error", metadata: ["error": "\(failure.description)"]) }
-        send(envelope, waiter, stages: [])
+        send(envelope, waiter, stages: [], queued: 0)
     }
 
-    private func send(_ envelope: Glimpse_V1_ResponseEnvelope, _ waiter: Waiter, stages: [(ServerStats.Stage, UInt64)]) {
-        let frame = Frame.encode(envelope)
-        // (A typed-throws closure here crashes Swift 6.3.1's IRGen, hence the Result.)
-        let sent: Result<Void, NanomsgError> = frame.withUnsafeBytes { bytes in
-            Result { () throws(NanomsgError) in try socket.reply(bytes, to: waiter.route) }
-        }
-        if case let .failure(error) = sent {
-            logger.debug("reply not delivered", metadata: ["error": "\(error)", "request_id": "\(waiter.requestID)"])
-        }
+    private func send(_ envelope: Glimpse_V1_ResponseEnvelope, _ waiter: Waiter, stages: [(ServerStats.Stage, UInt64)], queued: UInt64) {
         let total = (monotonicNanoseconds() - waiter.received) / 1000
-        stats.replied(StatusCode(rawValue: envelope.status) ?? .unknown, stages: [(.total, total)] + stages)
+        // Counted before the reply leaves, so a caller that scrapes right after its reply sees it.
+        let timed: [(ServerStats.Stage, UInt64)] = [(.total, total)] + stages
+        stats.replied(StatusCode(rawValue: envelope.status) ?? .unknown, stages: timed)
+        metrics.replied(waiter.labels, status: envelope.status, stages: timed)
+        switch waiter.sink {
+        case let .route(route):
+            let frame = Frame.encode(envelope)
+            // (A typed-throws closure here crashes Swift 6.3.1's IRGen, hence the Result.)
+            let sent: Result<Void, NanomsgError> = frame.withUnsafeBytes { bytes in
+                Result { () throws(NanomsgError) in try socket.reply(bytes, to: route) }
+            }
+            if case let .failure(error) = sent {
+                logger.debug("reply not delivered", metadata: ["error": "\(error)", "request_id": "\(waiter.requestID)"])
+            }
+        case let .local(continuation):
+            continuation.resume(returning: LocalReply(envelope: envelope, queueMicros: queued, totalMicros: total))
+        }
     }
 
     // MARK: small calls
@@ -335,6 +417,30 @@ public final class Server: @unchecked Sendable {
         response.workers = UInt32(configuration.workers)
         return response
     }
+
+    /// Every metric in the Prometheus text format (version 0.0.4), with the gauges read now.
+    public func metricsExposition() -> [UInt8] {
+        let cacheState = cache.snapshot()
+        let counters = cacheState.counters
+        stopping.lock()
+        let running = executing
+        stopping.unlock()
+        let depth = queue.depth
+        return metrics.exposition(cache: (counters.hits, counters.misses, counters.evictions, counters.coalesced),
+                                  cacheBytes: cacheState.bytes, cacheEntries: cacheState.entries,
+                                  queueDepth: depth, inFlight: running + depth)
+    }
+}
+
+/// The answer to an in-process `Server.call`: the envelope a nanomsg caller would get, and the
+/// times it would not see.
+public struct LocalReply: Sendable {
+    public var envelope: Glimpse_V1_ResponseEnvelope
+    /// Microseconds the computation waited in the queue; 0 when nothing was computed for this
+    /// call (a cache hit, or a call the front answers).
+    public var queueMicros: UInt64
+    /// Microseconds from the call reaching the server to its reply.
+    public var totalMicros: UInt64
 }
 
 import SwiftProtobuf

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import GlimpseAdmin
 import GlimpseServer
 import Logging
 
@@ -37,6 +38,14 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("admin"),
+            help: "HOST:PORT for the admin HTTP port: /metrics, /healthz, /readyz, /v1/models, POST /v1/models/NAME/classify and a demo page at /. Port 0 lets the OS choose (the log says which). (default: off)")
+    var admin: String?
+
+    @Flag(name: .customLong("admin-allow-remote"),
+          help: "Let --admin listen on an address other than loopback (127.0.0.0/8, ::1, localhost). The admin port has no authentication.")
+    var adminAllowRemote = false
+
     @OptionGroup var folder: ModelFolderOptions
 
     @OptionGroup var engine: EngineOptions
@@ -47,6 +56,13 @@ struct Serve: ParsableCommand {
         guard cacheMB >= 0, maxMessageMB >= 1, maxPayloadMB >= 1 else { throw ValidationError("sizes must be positive") }
         guard maxPayloadMB < maxMessageMB else { throw ValidationError("--max-payload-mb must be below --max-message-mb") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        if let admin {
+            let address: AdminAddress
+            do { address = try AdminAddress(parsing: admin) } catch { throw ValidationError("--admin: \(error)") }
+            guard address.isLoopback || adminAllowRemote else { throw ValidationError("--admin: \(AdminError.notLoopback(admin))") }
+        } else if adminAllowRemote {
+            throw ValidationError("--admin-allow-remote needs --admin HOST:PORT")
+        }
     }
 
     func run() throws {
@@ -72,6 +88,14 @@ struct Serve: ParsableCommand {
         do { server = try Server(configuration) } catch {
             printError("\(error)")
             throw ExitCode(2)
+        }
+        if let admin {
+            let port = AdminServer(server: server, address: try AdminAddress(parsing: admin))
+            do { _ = try port.startWaiting() } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+            port.stopsWithServer()
         }
         let signals = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
