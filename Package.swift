@@ -97,6 +97,7 @@ let package = Package(
         .executableTarget(
             name: "glimpse",
             dependencies: [
+                "GlimpseCore",
                 "GlimpseEngine",
                 "GlimpseImage",
                 "GlimpseServer",
@@ -113,7 +114,7 @@ let package = Package(
         .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
         .testTarget(
             name: "GlimpseLoadTests",
-            dependencies: ["GlimpseLoad", "GlimpseServer", "GlimpseImage", "GlimpseProtocol",
+            dependencies: ["GlimpseLoad", "GlimpseCore", "GlimpseServer", "GlimpseImage", "GlimpseProtocol",
                            .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         .testTarget(name: "GlimpseAdminTests", dependencies: ["GlimpseAdmin", "GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseCore"]),

@@ -1,30 +1,6 @@
 // When requests are sent: a seedable random source and the Poisson (exponential-gap) arrival schedule.
 import Foundation
-
-/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast and seedable, so a run's schedule and payload
-/// mix can be repeated exactly from the seed it prints. (The stdlib's generator cannot be seeded.)
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return Self.mix(state)
-    }
-
-    /// The output function alone: a good 64-bit hash, used to draw a value for a request index
-    /// without any shared state (so any thread can ask about any request).
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) from the top 53 bits.
-    public static func unit(_ bits: UInt64) -> Double { Double(bits >> 11) * 0x1p-53 }
-}
+import GlimpseCore
 
 /// The arrival times of a Poisson process of `rate` requests per second: independent exponential
 /// gaps of mean 1/rate, i.e. memoryless arrivals as from many independent users. Offsets are

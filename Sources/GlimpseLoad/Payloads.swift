@@ -1,5 +1,6 @@
 // What is sent: a set of JPEGs, made unique per request by a comment segment, or repeated for cache hits.
 import Foundation
+import GlimpseCore
 import GlimpseImage
 
 /// The JPEGs a run draws from.

@@ -1,6 +1,7 @@
 // `glimpse bench model`: whole-model latency and where the time goes.
 import ArgumentParser
 import Foundation
+import GlimpseCore
 import GlimpseEngine
 
 struct BenchModel: ParsableCommand {
@@ -72,7 +73,7 @@ struct BenchModel: ParsableCommand {
         let fused = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
         options.fuseExpandDepthwise = false
         let apart = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
-        var generator = SystemRandomNumberGenerator()
+        var generator = SplitMix64(seed: 1)
         let input = (0..<fused.input().count).map { _ in Float.random(in: -1...1, using: &generator) }
         var times: [[Double]] = [[], []]
         for round in 0..<(warmup + iterations) {
@@ -92,7 +93,7 @@ struct BenchModel: ParsableCommand {
         if abUnfused { return try compareUnfused() }
         let loaded = try folder.repository.load(model, options: engine.loadOptions)
         let session = loaded.makeSession(threads: engine.threads)
-        var generator = SystemRandomNumberGenerator()
+        var generator = SplitMix64(seed: 1)
         for i in 0..<session.input().count { session.input()[i] = Float.random(in: -1...1, using: &generator) }
         for _ in 0..<warmup { session.run() }
         var times: [Double] = []

@@ -1,4 +1,5 @@
 // Percentiles come from the recorded latencies, and the server's window is the difference of two Stats snapshots.
+import GlimpseCore
 import Foundation
 @_spi(Testing) import GlimpseLoad
 import GlimpseProtocol
