@@ -22,6 +22,9 @@ struct BenchModel: ParsableCommand {
     @Flag(help: "Also list every step in order with its shape and median time.")
     var layers = false
 
+    @Flag(name: .customLong("stdin"), help: "For scripts that interleave Glimpse with another engine run by run (scripts/bench-vs-ort): load, warm up, then for each line N read from standard input, run N times and print those runs' milliseconds as one JSON array line.")
+    var driven = false
+
     @Flag(name: .customLong("ab-unfused"), help: "A/B in one run: alternate with the same model compiled with --no-fuse and print both medians.")
     var abUnfused = false
 
@@ -96,6 +99,20 @@ struct BenchModel: ParsableCommand {
         var generator = SplitMix64(seed: 1)
         for i in 0..<session.input().count { session.input()[i] = Float.random(in: -1...1, using: &generator) }
         for _ in 0..<warmup { session.run() }
+        if driven {
+            // Unbuffered: the driver waits for each line.
+            func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+            emit("ready")
+            while let line = readLine(), let count = Int(line.trimmingCharacters(in: .whitespaces)), count > 0 {
+                let times = (0..<count).map { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    session.run()
+                    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                }
+                emit("[" + times.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]")
+            }
+            return
+        }
         var times: [Double] = []
         for _ in 0..<iterations {
             let start = DispatchTime.now().uptimeNanoseconds
