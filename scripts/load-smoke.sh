@@ -9,19 +9,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${GLIMPSE_BIN:-$root/.build/release/glimpse}
 cat_jpeg="$root/testdata/generated/images/cat.jpg"
 
-work=$(mktemp -d /tmp/glimpse-load-smoke.XXXXXX)
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
-trap 'stop_server; rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+source "$root/scripts/lib/server-process.sh"
+start_scratch glimpse-load-smoke
 
 url="ipc://$work/glimpse.sock"
 (cd "$root" && exec "$bin" serve --listen "$url" --workers 2 --models lite0) >"$work/server.log" 2>&1 &

@@ -23,19 +23,8 @@ esac
 
 make -s -C "$here" all
 
-work=$(mktemp -d /tmp/glimpse-c-live.XXXXXX)
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
-trap 'stop_server; rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+source "$root/scripts/lib/server-process.sh"
+start_scratch glimpse-c-live
 
 if [ $fake = 1 ]; then
     url="ipc://$work/glimpse.sock"
