@@ -111,13 +111,15 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
         .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage", "GlimpseCore"]),
-        .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
+        // A real server for the server, load and admin tests (not a product).
+        .target(name: "GlimpseTestSupport", dependencies: ["GlimpseServer"], path: "Tests/Support"),
+        .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseTestSupport", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
         .testTarget(
             name: "GlimpseLoadTests",
-            dependencies: ["GlimpseLoad", "GlimpseCore", "GlimpseServer", "GlimpseImage", "GlimpseProtocol",
+            dependencies: ["GlimpseLoad", "GlimpseCore", "GlimpseServer", "GlimpseTestSupport", "GlimpseImage", "GlimpseProtocol",
                            .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
-        .testTarget(name: "GlimpseAdminTests", dependencies: ["GlimpseAdmin", "GlimpseServer", "GlimpseClient", "GlimpseProtocol", "GlimpseCore"]),
+        .testTarget(name: "GlimpseAdminTests", dependencies: ["GlimpseAdmin", "GlimpseServer", "GlimpseTestSupport", "GlimpseClient", "GlimpseProtocol", "GlimpseCore"]),
         // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
         .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
     ]

@@ -3,11 +3,9 @@ import Foundation
 import GlimpseAdmin
 import GlimpseClient
 import GlimpseServer
+import GlimpseTestSupport
 
-private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let images = root.appendingPathComponent("testdata/generated/images")
-
-func image(_ name: String) throws -> Data { try Data(contentsOf: images.appendingPathComponent(name)) }
+func image(_ name: String) throws -> Data { try TestData.image(name) }
 
 /// A server running on its own thread, its admin port up. `stop()` returns once `run()` has
 /// returned, which (through `stopsWithServer`) is after the admin port has closed.
@@ -22,15 +20,9 @@ final class RunningAdmin: @unchecked Sendable {
     /// `run: false` leaves the server loaded but not serving (`/readyz` then says it is starting).
     init(workers: Int = 2, maxPayloadBytes: Int = 2 << 20, run: Bool = true) async throws {
         runs = run
-        url = "ipc:///tmp/glimpse-admin-test-\(getpid())-\(UUID().uuidString.prefix(8)).ipc"
-        var configuration = ServerConfiguration()
-        configuration.listen = [url]
-        configuration.modelsDirectory = root.appendingPathComponent("models")
-        configuration.models = ["lite0"]
-        configuration.workers = workers
-        configuration.cacheBytes = 16 << 20
-        configuration.maxMessageBytes = maxPayloadBytes * 2
-        configuration.maxPayloadBytes = maxPayloadBytes
+        let configuration = ServerConfiguration.forTests("admin-test", workers: workers, maxMessageBytes: maxPayloadBytes * 2,
+                                                         maxPayloadBytes: maxPayloadBytes)
+        url = configuration.listen[0]
         server = try Server(configuration)
         admin = AdminServer(server: server, address: AdminAddress(host: "127.0.0.1", port: 0))
         port = try await admin.start()

@@ -2,36 +2,8 @@
 import Foundation
 @_spi(Testing) import GlimpseLoad
 import GlimpseServer
+import GlimpseTestSupport
 import Testing
-
-/// A server on an ipc:// path of its own, running on its own thread for one test.
-final class RunningServer: @unchecked Sendable {
-    let server: Server
-    let url: String
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(workers: Int = 2, queue: Int = 64, cacheBytes: Int = 64 << 20) throws {
-        url = "ipc:///tmp/glimpse-load-test-\(getpid())-\(UUID().uuidString.prefix(8)).ipc"
-        var configuration = ServerConfiguration()
-        configuration.listen = [url]
-        configuration.modelsDirectory = testRoot.appendingPathComponent("models")
-        configuration.models = ["lite0"]
-        configuration.workers = workers
-        configuration.queueCapacity = queue
-        configuration.cacheBytes = cacheBytes
-        server = try Server(configuration)
-        Thread { [server, finished] in
-            server.run()
-            finished.signal()
-        }.start()
-    }
-
-    func stop() {
-        server.stop()
-        finished.wait()
-        try? FileManager.default.removeItem(atPath: String(url.dropFirst("ipc://".count)))
-    }
-}
 
 @Suite(.serialized) struct EndToEndTests {
     /// The test images without the largest ones, so a step takes well under a second.
@@ -41,7 +13,7 @@ final class RunningServer: @unchecked Sendable {
     }
 
     @Test func closedLoopCountsEveryReplyAndAgreesWithTheServersStats() throws {
-        let running = try RunningServer(workers: 2)
+        let running = try RunningServer(workers: 2, cacheBytes: 64 << 20)
         defer { running.stop() }
         var configuration = LoadConfiguration(url: running.url)
         configuration.mode = .closed(concurrency: [1, 3])
@@ -87,7 +59,7 @@ final class RunningServer: @unchecked Sendable {
 
     @Test func openLoopOverloadCountsResourceExhaustedAsTheServerDoes() throws {
         // One worker, a queue of one: 300 arrivals per second are far more than it can take.
-        let running = try RunningServer(workers: 1, queue: 1)
+        let running = try RunningServer(workers: 1, queue: 1, cacheBytes: 64 << 20)
         defer { running.stop() }
         var configuration = LoadConfiguration(url: running.url)
         configuration.mode = .open(rates: [300], maxOutstanding: 16)
@@ -117,7 +89,7 @@ final class RunningServer: @unchecked Sendable {
     }
 
     @Test func aMissingModelIsNamedWithTheLoadedOnes() throws {
-        let running = try RunningServer(workers: 1)
+        let running = try RunningServer(workers: 1, cacheBytes: 64 << 20)
         defer { running.stop() }
         var configuration = LoadConfiguration(url: running.url)
         configuration.model = "lite9"

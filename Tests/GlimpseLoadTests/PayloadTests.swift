@@ -1,11 +1,12 @@
 // Unique requests are byte-distinct but decode the same; repeats come from the hot set in the asked-for share.
 import Foundation
+import GlimpseTestSupport
 import GlimpseImage
 @_spi(Testing) import GlimpseLoad
 import Testing
 
-let testRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let testImages = testRoot.appendingPathComponent("testdata/generated/images").path
+let testRoot = TestData.root
+let testImages = TestData.images.path
 
 @Suite struct PayloadTests {
     static let synthetic = try! ImageSet.synthetic(count: 3, width: 320, height: 240, seed: 11)

@@ -1,5 +1,6 @@
 // Every kind of bad input gets an error reply with the right status, and the server keeps serving.
 import Foundation
+import GlimpseTestSupport
 import GlimpseClient
 import GlimpseCore
 import GlimpseNanomsg

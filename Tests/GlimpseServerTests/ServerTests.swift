@@ -5,45 +5,13 @@ import GlimpseCore
 import GlimpseNanomsg
 import GlimpseProtocol
 import GlimpseServer
+import GlimpseTestSupport
 import Testing
 
-private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let images = root.appendingPathComponent("testdata/generated/images")
+func image(_ name: String) throws -> Data { try TestData.image(name) }
 
-func image(_ name: String) throws -> Data { try Data(contentsOf: images.appendingPathComponent(name)) }
-
-/// A server running on its own thread for one test; `stop()` waits until `run()` has returned.
-final class RunningServer: @unchecked Sendable {
-    let server: Server
-    let url: String
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(models: [String] = ["lite0"], workers: Int = 2, queue: Int = 64, cacheBytes: Int = 16 << 20,
-         maxMessageBytes: Int = 4 << 20, maxPayloadBytes: Int = 2 << 20) throws {
-        url = "ipc:///tmp/glimpse-test-\(getpid())-\(UUID().uuidString.prefix(8)).ipc"
-        var configuration = ServerConfiguration()
-        configuration.listen = [url]
-        configuration.modelsDirectory = root.appendingPathComponent("models")
-        configuration.models = models
-        configuration.workers = workers
-        configuration.queueCapacity = queue
-        configuration.cacheBytes = cacheBytes
-        configuration.maxMessageBytes = maxMessageBytes
-        configuration.maxPayloadBytes = maxPayloadBytes
-        server = try Server(configuration)
-        Thread { [server, finished] in
-            server.run()
-            finished.signal()
-        }.start()
-    }
-
+extension RunningServer {
     func client(timeout: Duration = .seconds(20)) -> GlimpseClient { GlimpseClient(url: url, timeout: timeout) }
-
-    func stop() {
-        server.stop()
-        finished.wait()
-        try? FileManager.default.removeItem(atPath: String(url.dropFirst("ipc://".count)))
-    }
 }
 
 /// Sends raw bytes on a REQ socket and decodes whatever comes back.
