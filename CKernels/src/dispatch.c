@@ -41,6 +41,9 @@ static int always(void) { return 1; }
 static int avx2_supported(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
+/* AVX-512F (its table also uses AVX2 kernels). The OS must save zmm state, which
+ * __builtin_cpu_supports checks through XGETBV. */
+static int avx512_supported(void) { return avx2_supported() && __builtin_cpu_supports("avx512f"); }
 #endif
 /* NEON (src/arm/) is architectural on aarch64, so its `supported` is `always`. */
 
@@ -53,6 +56,9 @@ static const struct variant {
     {&scalar_kernels, always},
 #if defined(__x86_64__) && defined(GL_HAVE_AVX2_KERNELS)
     {&gl_avx2_kernels, avx2_supported},
+#endif
+#if defined(__x86_64__) && defined(GL_HAVE_AVX512_KERNELS)
+    {&gl_avx512_kernels, avx512_supported},
 #endif
 #if defined(__aarch64__) && defined(GL_HAVE_NEON_KERNELS)
     {&gl_neon_kernels, always},

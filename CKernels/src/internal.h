@@ -50,9 +50,11 @@ int gl_conv2d_rows_valid(const gl_conv2d_params *p, size_t row_begin, size_t row
 /* The SIMD variants' tables, each defined next to its kernels (src/x86/, src/arm/).
  * GL_HAVE_*_KERNELS is defined here once the table exists, so dispatch.c lists it. */
 extern const gl_kernels gl_avx2_kernels;
+extern const gl_kernels gl_avx512_kernels;
 extern const gl_kernels gl_neon_kernels;
 #if defined(__x86_64__)
 #define GL_HAVE_AVX2_KERNELS 1
+#define GL_HAVE_AVX512_KERNELS 1
 #endif
 #if defined(__aarch64__)
 #define GL_HAVE_NEON_KERNELS 1

@@ -1,0 +1,37 @@
+/* avx512.h — the AVX-512 kernels' attribute and declarations; the table reuses the AVX2 kernels for everything else. */
+#ifndef GLIMPSE_CKERNELS_X86_AVX512_H
+#define GLIMPSE_CKERNELS_X86_AVX512_H
+
+#include "avx2.h"
+
+#if defined(__x86_64__)
+
+/* As GL_AVX2: per function, so the package still builds for (and runs on) baseline x86_64. */
+#define GL_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define GL_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
+
+/* ---- f32-conv1x1-avx512.c: 12 pixels × 32 channels; panels of 32 output channels (the last
+ * of 16 when that is enough), each [bias[w], w[in_c][w]] ---- */
+int gl_f32_conv1x1_deep_supports(const gl_conv2d_params *p); /* in_c >= 192, out_c >= 64 */
+size_t gl_f32_conv1x1_packed_size_x32(const gl_conv2d_params *p);
+void gl_f32_conv1x1_pack_x32(const gl_conv2d_params *p, const float *weights_oihw,
+                             const float *bias, float *packed);
+void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
+                                  const float *packed, const float *residual, float *output,
+                                  size_t row_begin, size_t row_end);
+
+/* ---- f32-dwconv-avx512.c: 3x3 and 5x5 with dilation 1 and a horizontal stride of 1 or 2
+ * (other depthwise shapes go to the AVX2 kernels); channels in blocks of 16 (the last
+ * zero-padded), each block [bias[16], w[kernel_h * kernel_w][16]] ---- */
+int gl_f32_dwconv_3x3_tiled_supports(const gl_conv2d_params *p);
+int gl_f32_dwconv_5x5_tiled_supports(const gl_conv2d_params *p);
+size_t gl_f32_dwconv_packed_size_c16(const gl_conv2d_params *p);
+void gl_f32_dwconv_pack_c16(const gl_conv2d_params *p, const float *weights_oihw,
+                            const float *bias, float *packed);
+void gl_f32_dwconv_3x3__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                               const float *residual, float *output, size_t row_begin, size_t row_end);
+void gl_f32_dwconv_5x5__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                               const float *residual, float *output, size_t row_begin, size_t row_end);
+
+#endif
+#endif

@@ -1,0 +1,166 @@
+/* f32-dwconv-avx512.c — depthwise 3x3 and 5x5 (dilation 1, horizontal stride 1 or 2), 16 channels per zmm, in tiles of 8 pixels along a row. */
+#include "avx512.h"
+
+#if defined(__x86_64__)
+
+#include <assert.h>
+
+/*
+ * The AVX2 kernel's tiling (see f32-dwconv-avx2.c: per tile and window row,
+ * the row's K weights in registers, each input column loaded once and fed to
+ * every accumulator whose window covers it; padding skipped, never copied)
+ * with 16 channels per register: the same instructions do twice the work,
+ * which is what this kernel is for, as the AVX2 one spends more of its time
+ * on loads, stores and loop control than on FMAs. A channel tail (C not a
+ * multiple of 16) goes through a __mmask16.
+ *
+ * Packed layout: channels in blocks of 16 (the last zero-padded), each block
+ * bias[16], then w[ky * kernel_w + kx][16].
+ */
+
+#define NX 8
+
+int gl_f32_dwconv_3x3_tiled_supports(const gl_conv2d_params *p) {
+    return gl_f32_dwconv_3x3_supports(p) && p->dilation_h == 1 && p->dilation_w == 1 &&
+           (p->stride_w == 1 || p->stride_w == 2);
+}
+
+int gl_f32_dwconv_5x5_tiled_supports(const gl_conv2d_params *p) {
+    return gl_f32_dwconv_5x5_supports(p) && p->dilation_h == 1 && p->dilation_w == 1 &&
+           (p->stride_w == 1 || p->stride_w == 2);
+}
+
+size_t gl_f32_dwconv_packed_size_c16(const gl_conv2d_params *p) {
+    return (p->in_c + 15) / 16 * 16 * (1 + p->kernel_h * p->kernel_w);
+}
+
+void gl_f32_dwconv_pack_c16(const gl_conv2d_params *p, const float *weights_oihw,
+                            const float *bias, float *packed) {
+    assert(gl_f32_dwconv_supports(p));
+    assert(weights_oihw != NULL && packed != NULL);
+    const size_t C = p->in_c, taps = p->kernel_h * p->kernel_w;
+    for (size_t c0 = 0; c0 < C; c0 += 16) {
+        for (size_t j = 0; j < 16; j++) *packed++ = (c0 + j < C && bias != NULL) ? bias[c0 + j] : 0.0f;
+        for (size_t t = 0; t < taps; t++)
+            for (size_t j = 0; j < 16; j++) *packed++ = c0 + j < C ? weights_oihw[(c0 + j) * taps + t] : 0.0f;
+    }
+}
+
+/*
+ * NX pixels of one output row, one block of 16 channels (mask: its real
+ * lanes): K×K window, horizontal stride S, window rows [ky0, ky1) inside the
+ * image. BORDER: columns outside the image are skipped and only the first n
+ * pixels stored.
+ */
+GL_AVX512_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, const float *in,
+                              size_t C, size_t in_w, ptrdiff_t row0, size_t ky0, size_t ky1,
+                              ptrdiff_t ix0, const float *wb, __mmask16 mask, float *o,
+                              const float *r, size_t n, __m512 lo, __m512 hi) {
+    const size_t NCOL = (NX - 1) * S + K;
+    const size_t row_stride = in_w * C;
+    __m512 acc[NX];
+    const __m512 bias = _mm512_loadu_ps(wb);
+    GL_UNROLL for (size_t t = 0; t < NX; t++) acc[t] = bias;
+    for (size_t ky = ky0; ky < ky1; ky++) {
+        const float *row = in + (size_t)(row0 + (ptrdiff_t)ky) * row_stride;
+        const float *wrow = wb + 16 + ky * K * 16;
+        __m512 wk[5];
+        GL_UNROLL for (size_t kx = 0; kx < K; kx++) wk[kx] = _mm512_loadu_ps(wrow + kx * 16);
+        GL_UNROLL for (size_t j = 0; j < NCOL; j++) {
+            __m512 v;
+            if (BORDER) {
+                const size_t ix = (size_t)(ix0 + (ptrdiff_t)j); /* < 0 wraps: one test */
+                if (ix >= in_w) continue;
+                v = _mm512_maskz_loadu_ps(mask, row + ix * C);
+            } else {
+                v = _mm512_maskz_loadu_ps(mask, row + (size_t)(ix0 + (ptrdiff_t)j) * C);
+            }
+            GL_UNROLL for (size_t t = 0; t < NX; t++) {
+                const size_t kx = j - t * S; /* wraps around when t*S > j */
+                if (t * S <= j && kx < K) acc[t] = _mm512_fmadd_ps(v, wk[kx], acc[t]);
+            }
+        }
+    }
+    GL_UNROLL for (size_t t = 0; t < NX; t++) {
+        if (BORDER && t >= n) break;
+        __m512 x = acc[t];
+        if (r != NULL) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, r + t * C));
+        /* bound first: MAXPS/MINPS pass their second operand on NaN, so a NaN sum survives */
+        _mm512_mask_storeu_ps(o + t * C, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
+    }
+}
+
+/* Rows [row_begin, row_end) of a K×K depthwise convolution, dilation 1, horizontal stride S. */
+GL_AVX512_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_params *p,
+                              const float *input, const float *packed, const float *residual,
+                              float *output, size_t row_begin, size_t row_end) {
+    const size_t C = p->in_c, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w;
+    const size_t NCOL = (NX - 1) * S + K;
+    const size_t bsize = 16 * (1 + K * K);
+    const __m512 lo = _mm512_set1_ps(p->output_min), hi = _mm512_set1_ps(p->output_max);
+    const size_t cfull = C / 16 * 16;
+    const __mmask16 full = 0xFFFF, tail = (__mmask16)((1u << (C - cfull)) - 1u);
+    for (size_t y = row_begin; y < row_end; y++) {
+        const ptrdiff_t row0 = (ptrdiff_t)(y * p->stride_h) - (ptrdiff_t)p->pad_top;
+        size_t ky0, ky1;
+        gl_tap_range(row0, 1, K, in_h, &ky0, &ky1);
+        for (size_t x = 0; x < out_w; x += NX) {
+            const ptrdiff_t ix0 = (ptrdiff_t)(x * S) - (ptrdiff_t)p->pad_left;
+            const size_t n = out_w - x < NX ? out_w - x : NX;
+            const int interior = n == NX && ix0 >= 0 && ix0 + (ptrdiff_t)NCOL <= (ptrdiff_t)in_w;
+            float *o = output + (y * out_w + x) * C;
+            const float *r = residual != NULL ? residual + (y * out_w + x) * C : NULL;
+            const float *wb = packed;
+            size_t c0 = 0;
+            if (interior) {
+                for (; c0 < cfull; c0 += 16, wb += bsize)
+                    dw_tile(K, S, 0, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, o + c0,
+                            r != NULL ? r + c0 : NULL, n, lo, hi);
+            } else {
+                for (; c0 < cfull; c0 += 16, wb += bsize)
+                    dw_tile(K, S, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, o + c0,
+                            r != NULL ? r + c0 : NULL, n, lo, hi);
+            }
+            if (c0 < C)
+                dw_tile(K, S, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, tail, o + c0,
+                        r != NULL ? r + c0 : NULL, n, lo, hi);
+        }
+    }
+}
+
+GL_AVX512 static void dw_3x3s1(const gl_conv2d_params *p, const float *i, const float *w,
+                               const float *r, float *o, size_t y0, size_t y1) {
+    dw_rows(3, 1, p, i, w, r, o, y0, y1);
+}
+GL_AVX512 static void dw_3x3s2(const gl_conv2d_params *p, const float *i, const float *w,
+                               const float *r, float *o, size_t y0, size_t y1) {
+    dw_rows(3, 2, p, i, w, r, o, y0, y1);
+}
+GL_AVX512 static void dw_5x5s1(const gl_conv2d_params *p, const float *i, const float *w,
+                               const float *r, float *o, size_t y0, size_t y1) {
+    dw_rows(5, 1, p, i, w, r, o, y0, y1);
+}
+GL_AVX512 static void dw_5x5s2(const gl_conv2d_params *p, const float *i, const float *w,
+                               const float *r, float *o, size_t y0, size_t y1) {
+    dw_rows(5, 2, p, i, w, r, o, y0, y1);
+}
+
+void gl_f32_dwconv_3x3__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                               const float *residual, float *output, size_t row_begin, size_t row_end) {
+    assert(gl_f32_dwconv_3x3_tiled_supports(p));
+    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
+    assert(input != NULL && packed != NULL && output != NULL);
+    if (p->stride_w == 1) dw_3x3s1(p, input, packed, residual, output, row_begin, row_end);
+    else dw_3x3s2(p, input, packed, residual, output, row_begin, row_end);
+}
+
+void gl_f32_dwconv_5x5__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                               const float *residual, float *output, size_t row_begin, size_t row_end) {
+    assert(gl_f32_dwconv_5x5_tiled_supports(p));
+    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
+    assert(input != NULL && packed != NULL && output != NULL);
+    if (p->stride_w == 1) dw_5x5s1(p, input, packed, residual, output, row_begin, row_end);
+    else dw_5x5s2(p, input, packed, residual, output, row_begin, row_end);
+}
+
+#endif

@@ -1,0 +1,40 @@
+/* kernels-avx512.c — the AVX-512 table: its own pointwise GEMM, the AVX2 kernels for the rest. */
+#include "avx512.h"
+
+#if defined(__x86_64__)
+
+/* The AVX2 registry (see kernels-avx2.c) with the 12x32 pointwise kernel first for the deep
+ * layers it is faster on (shallower pointwise layers keep the 6x16 kernel), and 16-channel
+ * depthwise 3x3/5x5 before the AVX2 ones, which still take dilated or stride-3 windows. */
+static const gl_conv2d_kernel avx512_conv2d[] = {
+    GL_CONV2D(gl_f32_conv1x1_1x64__avx2, "avx2", gl_f32_conv1x1_small_supports,
+              gl_f32_conv1x1_packed_size_x64, gl_f32_conv1x1_pack_x64),
+    GL_CONV2D(gl_f32_conv1x1_12x32__avx512, "avx512", gl_f32_conv1x1_deep_supports,
+              gl_f32_conv1x1_packed_size_x32, gl_f32_conv1x1_pack_x32),
+    GL_CONV2D(gl_f32_conv1x1_6x16__avx2, "avx2", gl_f32_conv1x1_supports,
+              gl_f32_conv1x1_packed_size_x16, gl_f32_conv1x1_pack_x16),
+    GL_CONV2D(gl_f32_dwconv_3x3__avx512, "avx512", gl_f32_dwconv_3x3_tiled_supports,
+              gl_f32_dwconv_packed_size_c16, gl_f32_dwconv_pack_c16),
+    GL_CONV2D(gl_f32_dwconv_5x5__avx512, "avx512", gl_f32_dwconv_5x5_tiled_supports,
+              gl_f32_dwconv_packed_size_c16, gl_f32_dwconv_pack_c16),
+    GL_CONV2D(gl_f32_dwconv_3x3__avx2, "avx2", gl_f32_dwconv_3x3_supports,
+              gl_f32_dwconv_packed_size_c8, gl_f32_dwconv_pack_c8),
+    GL_CONV2D(gl_f32_dwconv_5x5__avx2, "avx2", gl_f32_dwconv_5x5_supports,
+              gl_f32_dwconv_packed_size_c8, gl_f32_dwconv_pack_c8),
+    GL_CONV2D(gl_f32_dwconv_kxk__avx2, "avx2", gl_f32_dwconv_supports,
+              gl_f32_dwconv_packed_size_c8, gl_f32_dwconv_pack_c8),
+    GL_CONV2D(gl_f32_conv2d_6x16__avx2, "avx2", gl_f32_conv2d_supports,
+              gl_f32_conv2d_packed_size_x16, gl_f32_conv2d_pack_x16),
+};
+
+const gl_kernels gl_avx512_kernels = {
+    .variant = "avx512",
+    .conv2d = avx512_conv2d,
+    .conv2d_count = sizeof avx512_conv2d / sizeof avx512_conv2d[0],
+    .maxpool2d = gl_f32_maxpool2d__avx2,
+    .avgpool2d = gl_f32_avgpool2d__avx2,
+    .global_avgpool = gl_f32_global_avgpool__avx2,
+    .gemm = gl_f32_gemm__avx2,
+};
+
+#endif
