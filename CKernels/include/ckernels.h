@@ -40,7 +40,7 @@ typedef struct gl_conv2d_params {
  */
 typedef struct gl_conv2d_kernel {
     const char *name;     /* e.g. "gl_f32_dwconv_3x3_scalar" */
-    const char *variant;  /* "scalar", "avx2" or "neon" */
+    const char *variant;  /* "scalar", "avx2", "avx512" or "neon" */
     int (*supports)(const gl_conv2d_params *p);
     size_t (*packed_size)(const gl_conv2d_params *p); /* in floats */
     void (*pack)(const gl_conv2d_params *p, const float *weights_oihw,
@@ -93,7 +93,7 @@ int gl_kernels_variant_supported(const gl_kernels *kernels);
 
 /* The table in use: the best the CPU supports unless gl_kernels_select chose one. */
 const gl_kernels *gl_kernels_active(void);
-/* Makes `variant` ("scalar", "avx2", "neon") active. 0 on success, -1 if unknown
+/* Makes `variant` ("scalar", "avx2", "avx512", "neon") active. 0 on success, -1 if unknown
  * to this build, -2 if this CPU cannot run it. */
 int gl_kernels_select(const char *variant);
 

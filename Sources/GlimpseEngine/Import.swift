@@ -11,7 +11,7 @@ public struct LoadOptions: Sendable {
     public var bindings: [String: Tensor] = [:]
     /// Like `bindings`, for integer inputs such as shapes and axes.
     public var integerBindings: [String: (shape: [Int], values: [Int64])] = [:]
-    /// Kernel variant to compile for ("scalar", "avx2", "neon"); nil: $GLIMPSE_KERNELS, else the best this CPU runs.
+    /// Kernel variant to compile for ("scalar", "avx2", "avx512", "neon"); nil: $GLIMPSE_KERNELS, else the best this CPU runs.
     public var kernels: String?
     /// Fuse each large pointwise expansion with the depthwise conv that reads it, band by band
     /// (the expanded tensor never leaves L2). Off only to measure what it brings.

@@ -22,7 +22,7 @@ public struct ServerConfiguration: Sendable {
     public var maxMessageBytes = 16 << 20
     /// A JPEG or tensor larger than this gets a RESOURCE_EXHAUSTED reply that names the limit.
     public var maxPayloadBytes = 8 << 20
-    /// Kernel variant ("scalar", "avx2", "neon"); nil: $GLIMPSE_KERNELS, else the best this CPU runs.
+    /// Kernel variant ("scalar", "avx2", "avx512", "neon"); nil: $GLIMPSE_KERNELS, else the best this CPU runs.
     public var kernels: String?
     /// Threads one request may use. 1 (the default) lets the server scale across requests instead.
     public var threadsPerRequest = 1

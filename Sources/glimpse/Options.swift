@@ -15,7 +15,7 @@ struct ModelFolderOptions: ParsableArguments {
 
 /// How the engine runs: which kernels, how many threads per request.
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Kernel variant: scalar, avx2 or neon (default: $GLIMPSE_KERNELS, else the best this CPU runs).")
+    @Option(help: "Kernel variant: scalar, avx2, avx512 or neon (default: $GLIMPSE_KERNELS, else the best this CPU runs).")
     var kernels: String?
 
     @Option(help: "Threads one request may use (output rows of each convolution split across them).")
