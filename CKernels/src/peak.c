@@ -6,7 +6,8 @@
 #include <time.h>
 
 #if defined(__x86_64__) && defined(GL_HAVE_AVX2_KERNELS)
-double gl_avx2_fma_peak_gflops(double seconds); /* src/x86/peak-avx2.c */
+double gl_avx2_fma_peak_gflops(double seconds);   /* src/x86/peak-avx2.c */
+double gl_avx512_fma_peak_gflops(double seconds); /* src/x86/peak-avx2.c */
 #endif
 #if defined(__aarch64__) && defined(GL_HAVE_NEON_KERNELS)
 #include <arm_neon.h>
@@ -121,6 +122,7 @@ double gl_kernels_peak_gflops(const gl_kernels *kernels, double seconds) {
     if (!(seconds >= 0.0)) seconds = 0.0;
 #if defined(__x86_64__) && defined(GL_HAVE_AVX2_KERNELS)
     if (strcmp(kernels->variant, "avx2") == 0) return gl_avx2_fma_peak_gflops(seconds);
+    if (strcmp(kernels->variant, "avx512") == 0) return gl_avx512_fma_peak_gflops(seconds);
 #endif
 #if defined(__aarch64__) && defined(GL_HAVE_NEON_KERNELS)
     if (strcmp(kernels->variant, "neon") == 0) return neon_peak_gflops(seconds);
