@@ -47,6 +47,12 @@ int gl_conv2d_params_valid(const gl_conv2d_params *p);
 /* A whole-tensor sanity check for `run`'s asserts. */
 int gl_conv2d_rows_valid(const gl_conv2d_params *p, size_t row_begin, size_t row_end);
 
+/* A pointwise conv's weights (OIHW, 1×1) as the SIMD GEMMs read them: panels of output
+ * channels, each as wide as width(out_c, first channel) says, [bias[w], then w[in_c][w]],
+ * zero-padded past out_c (bias NULL: zero). */
+void gl_pack_pointwise_panels(const gl_conv2d_params *p, const float *weights_oihw, const float *bias,
+                              float *packed, size_t (*width)(size_t nc, size_t n0));
+
 /* The SIMD variants' tables, each defined next to its kernels (src/x86/, src/arm/).
  * GL_HAVE_*_KERNELS is defined here once the table exists, so dispatch.c lists it. */
 extern const gl_kernels gl_avx2_kernels;

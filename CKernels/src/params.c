@@ -17,3 +17,16 @@ int gl_conv2d_params_valid(const gl_conv2d_params *p) {
 int gl_conv2d_rows_valid(const gl_conv2d_params *p, size_t row_begin, size_t row_end) {
     return row_begin <= row_end && row_end <= p->out_h;
 }
+
+void gl_pack_pointwise_panels(const gl_conv2d_params *p, const float *weights_oihw, const float *bias,
+                              float *packed, size_t (*width)(size_t nc, size_t n0)) {
+    const size_t kc = p->in_c, nc = p->out_c;
+    for (size_t n0 = 0; n0 < nc; n0 += width(nc, n0)) {
+        const size_t w = width(nc, n0);
+        for (size_t j = 0; j < w; j++)
+            *packed++ = (n0 + j < nc && bias != NULL) ? bias[n0 + j] : 0.0f;
+        for (size_t k = 0; k < kc; k++)
+            for (size_t j = 0; j < w; j++)
+                *packed++ = n0 + j < nc ? weights_oihw[(n0 + j) * kc + k] : 0.0f;
+    }
+}

@@ -53,25 +53,11 @@ size_t gl_f32_conv1x1_packed_size_x16(const gl_conv2d_params *p) {
     return size;
 }
 
-/* Panels as wide as `width` says (x16: 16 or a last 8; x64: 64 or the rest), zero-padded past out_c. */
-static void pack_panels(const gl_conv2d_params *p, const float *weights_oihw, const float *bias,
-                        float *packed, size_t (*width)(size_t nc, size_t n0)) {
-    const size_t kc = p->in_c, nc = p->out_c;
-    for (size_t n0 = 0; n0 < nc; n0 += width(nc, n0)) {
-        const size_t w = width(nc, n0);
-        for (size_t j = 0; j < w; j++)
-            *packed++ = (n0 + j < nc && bias != NULL) ? bias[n0 + j] : 0.0f;
-        for (size_t k = 0; k < kc; k++)
-            for (size_t j = 0; j < w; j++)
-                *packed++ = n0 + j < nc ? weights_oihw[(n0 + j) * kc + k] : 0.0f;
-    }
-}
-
 void gl_f32_conv1x1_pack_x16(const gl_conv2d_params *p, const float *weights_oihw,
                              const float *bias, float *packed) {
     assert(gl_f32_conv1x1_supports(p));
     assert(weights_oihw != NULL && packed != NULL);
-    pack_panels(p, weights_oihw, bias, packed, width_x16);
+    gl_pack_pointwise_panels(p, weights_oihw, bias, packed, width_x16);
 }
 
 /*
@@ -228,7 +214,7 @@ void gl_f32_conv1x1_pack_x64(const gl_conv2d_params *p, const float *weights_oih
                              const float *bias, float *packed) {
     assert(gl_f32_conv1x1_small_supports(p));
     assert(weights_oihw != NULL && packed != NULL);
-    pack_panels(p, weights_oihw, bias, packed, width_x64);
+    gl_pack_pointwise_panels(p, weights_oihw, bias, packed, width_x64);
 }
 
 /*

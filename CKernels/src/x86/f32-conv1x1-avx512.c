@@ -48,13 +48,7 @@ void gl_f32_conv1x1_pack_x32(const gl_conv2d_params *p, const float *weights_oih
                              const float *bias, float *packed) {
     assert(gl_f32_conv1x1_deep_supports(p));
     assert(weights_oihw != NULL && packed != NULL);
-    const size_t kc = p->in_c, nc = p->out_c;
-    for (size_t n0 = 0; n0 < nc; n0 += width_x32(nc, n0)) {
-        const size_t w = width_x32(nc, n0);
-        for (size_t j = 0; j < w; j++) *packed++ = (n0 + j < nc && bias != NULL) ? bias[n0 + j] : 0.0f;
-        for (size_t k = 0; k < kc; k++)
-            for (size_t j = 0; j < w; j++) *packed++ = n0 + j < nc ? weights_oihw[(n0 + j) * kc + k] : 0.0f;
-    }
+    gl_pack_pointwise_panels(p, weights_oihw, bias, packed, width_x32);
 }
 
 /* MR pixels × NV (1 or 2) vectors of one panel; `last` masks the last vector's lanes. */
