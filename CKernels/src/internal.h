@@ -47,6 +47,31 @@ int gl_conv2d_params_valid(const gl_conv2d_params *p);
 /* A whole-tensor sanity check for `run`'s asserts. */
 int gl_conv2d_rows_valid(const gl_conv2d_params *p, size_t row_begin, size_t row_end);
 
+/*
+ * Rows (pixels) in the next register block of at most mr when m remain: mr,
+ * except that a remainder of mr+1 .. mr+3 is split in two (7 = 4 + 3 for
+ * mr = 6), since a block of r rows has only r * vectors independent FMA
+ * chains and too few leave the FMA pipes waiting on latency.
+ */
+GL_INLINE size_t gl_next_block(size_t m, size_t mr) {
+    if (m <= mr) return m;
+    if (m > mr + 3) return mr;
+    return (m + 1) / 2;
+}
+
+/*
+ * The loop every SIMD pointwise GEMM shares: output columns in passes of the packed panels
+ * whose weights fit about 384 KB (so one pass's weights stay in L2 while every pixel block
+ * streams them; the 7x7 layers have 1-2 MB of weights), and per pass the pixels in blocks of
+ * at most mr_max (gl_next_block). rows[mr] computes mr pixels against the panels of columns
+ * [n0, n1); width(nc, n0) is the packing's panel width (see gl_pack_pointwise_panels).
+ */
+typedef void (*gl_pointwise_rows_fn)(size_t kc, const float *a, const float *w, size_t n0, size_t n1,
+                                     size_t nc, float *c, const float *r, float lo, float hi);
+void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float *packed,
+                      const float *residual, float *output, size_t row_begin, size_t row_end,
+                      size_t (*width)(size_t nc, size_t n0), const gl_pointwise_rows_fn *rows, size_t mr_max);
+
 /* A pointwise conv's weights (OIHW, 1×1) as the SIMD GEMMs read them: panels of output
  * channels, each as wide as width(out_c, first channel) says, [bias[w], then w[in_c][w]],
  * zero-padded past out_c (bias NULL: zero). */

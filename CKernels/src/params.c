@@ -30,3 +30,36 @@ void gl_pack_pointwise_panels(const gl_conv2d_params *p, const float *weights_oi
                 *packed++ = n0 + j < nc ? weights_oihw[(n0 + j) * kc + k] : 0.0f;
     }
 }
+
+/* Weights per pass over the pixels: one pass's weights stay in L2 (1 MB) while every pixel block
+ * streams them. */
+#define PASS_FLOATS (96 * 1024)
+
+void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float *packed,
+                      const float *residual, float *output, size_t row_begin, size_t row_end,
+                      size_t (*width)(size_t nc, size_t n0), const gl_pointwise_rows_fn *rows, size_t mr_max) {
+    const size_t kc = p->in_c, nc = p->out_c;
+    const size_t first = row_begin * p->out_w;
+    const size_t m = (row_end - row_begin) * p->out_w;
+    const float *w0 = packed;
+    for (size_t n0 = 0; n0 < nc && m != 0;) {
+        size_t n1 = n0, floats = 0; /* at least one panel per pass */
+        while (n1 < nc && (n1 == n0 || floats + width(nc, n1) * (kc + 1) <= PASS_FLOATS)) {
+            floats += width(nc, n1) * (kc + 1);
+            n1 += width(nc, n1);
+        }
+        const float *a = input + first * kc;
+        float *c = output + first * nc;
+        const float *r = residual != NULL ? residual + first * nc : NULL;
+        for (size_t left = m; left != 0;) {
+            const size_t mr = gl_next_block(left, mr_max);
+            rows[mr](kc, a, w0, n0, n1, nc, c, r, p->output_min, p->output_max);
+            a += mr * kc;
+            c += mr * nc;
+            if (r != NULL) r += mr * nc;
+            left -= mr;
+        }
+        w0 += floats;
+        n0 = n1;
+    }
+}

@@ -68,17 +68,6 @@ GL_AVX2_INLINE void gl_avx2_store_pixel(const size_t NV, float *c, const float *
     }
 }
 
-/*
- * Rows (pixels) in the next register block of at most mr when m remain: mr,
- * except that a remainder of mr+1 .. mr+3 is split in two (7 = 4 + 3 for
- * mr = 6), since a block of r rows has only r * vectors independent FMA
- * chains and too few leave the FMA pipes waiting on latency.
- */
-GL_INLINE size_t gl_avx2_next_block(size_t m, size_t mr) {
-    if (m <= mr) return m;
-    if (m > mr + 3) return mr;
-    return (m + 1) / 2;
-}
 
 /* ---- f32-conv1x1-avx2.c ---- */
 

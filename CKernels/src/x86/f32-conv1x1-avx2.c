@@ -28,11 +28,7 @@
 /* ------------------------------------------------------------------------ */
 /* the 6x16 kernel                                                           */
 
-#define MR6 6
-/* Weights processed per pass over the pixels: panels beyond this many floats
- * start a new pass, so that one pass's weights stay in L2 while every pixel
- * block streams them (the 7x7 layers have 1-2 MB of weights, L2 is 1 MB). */
-#define PASS_FLOATS (96 * 1024)
+#define MR6 6 /* passes over the pixels and blocks of rows: gl_pointwise_run (internal.h) */
 
 /*
  * The panel starting at output channel n0 is 16 wide, except the last: 8 if
@@ -120,9 +116,6 @@ GL_AVX2_INLINE void rows_x16(const size_t MR, size_t kc, const float *a, const f
     }
 }
 
-typedef void (*rows_fn)(size_t kc, const float *a, const float *w, size_t n0, size_t n1, size_t nc,
-                        float *c, const float *r, float lo, float hi);
-
 #define ROWS_X16(mr)                                                                           \
     GL_AVX2 static void rows_x16_##mr(size_t kc, const float *a, const float *w, size_t n0,      \
                                       size_t n1, size_t nc, float *c, const float *r, float lo, \
@@ -136,7 +129,7 @@ ROWS_X16(4)
 ROWS_X16(5)
 ROWS_X16(6)
 
-static const rows_fn rows_x16_fns[MR6 + 1] = {
+static const gl_pointwise_rows_fn rows_x16_fns[MR6 + 1] = {
     NULL, rows_x16_1, rows_x16_2, rows_x16_3, rows_x16_4, rows_x16_5, rows_x16_6,
 };
 
@@ -147,32 +140,7 @@ void gl_f32_conv1x1_6x16__avx2(const gl_conv2d_params *p, const float *input,
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
 
-    const size_t kc = p->in_c, nc = p->out_c;
-    const size_t first = row_begin * p->out_w;
-    const size_t m = (row_end - row_begin) * p->out_w;
-    if (m == 0) return;
-    /* Passes over the pixels, each with the panels whose weights fit PASS_FLOATS (at least one). */
-    const float *w0 = packed;
-    for (size_t n0 = 0; n0 < nc;) {
-        size_t n1 = n0, floats = 0;
-        while (n1 < nc && (n1 == n0 || floats + width_x16(nc, n1) * (kc + 1) <= PASS_FLOATS)) {
-            floats += width_x16(nc, n1) * (kc + 1);
-            n1 += width_x16(nc, n1);
-        }
-        const float *a = input + first * kc;
-        float *c = output + first * nc;
-        const float *r = residual != NULL ? residual + first * nc : NULL;
-        for (size_t left = m; left != 0;) {
-            const size_t mr = gl_avx2_next_block(left, MR6);
-            rows_x16_fns[mr](kc, a, w0, n0, n1, nc, c, r, p->output_min, p->output_max);
-            a += mr * kc;
-            c += mr * nc;
-            if (r != NULL) r += mr * nc;
-            left -= mr;
-        }
-        w0 += floats;
-        n0 = n1;
-    }
+    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, width_x16, rows_x16_fns, MR6);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -287,7 +255,7 @@ GL_AVX2 void gl_f32_conv1x1_1x64__avx2(const gl_conv2d_params *p, const float *i
     for (size_t n0 = 0; n0 < nc; n0 += NR64) {
         const size_t width = width_x64(nc, n0);
         for (size_t i = 0; i < m;) {
-            const size_t mr = gl_avx2_next_block(m - i, 6);
+            const size_t mr = gl_next_block(m - i, 6);
             const size_t chunk = chunk_x64(mr);
             for (size_t c0 = 0; c0 < width; c0 += chunk) {
                 const size_t nv = (width - c0 < chunk ? width - c0 : chunk) / 8;

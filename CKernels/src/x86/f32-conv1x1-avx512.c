@@ -33,7 +33,6 @@
 int gl_f32_conv1x1_deep_supports(const gl_conv2d_params *p) {
     return gl_f32_conv1x1_supports(p) && p->in_c >= 192 && p->out_c >= 64;
 }
-#define PASS_FLOATS (96 * 1024) /* weights per pass over the pixels (see the AVX2 kernel) */
 
 static size_t width_x32(size_t nc, size_t n0) { return nc - n0 > 16 ? 32 : 16; }
 
@@ -95,9 +94,6 @@ GL_AVX512_INLINE void rows_x32(const size_t MR, size_t kc, const float *a, const
     }
 }
 
-typedef void (*rows_fn)(size_t kc, const float *a, const float *w, size_t n0, size_t n1, size_t nc,
-                        float *c, const float *r, float lo, float hi);
-
 #define ROWS_X32(mr)                                                                             \
     GL_AVX512 static void rows_x32_##mr(size_t kc, const float *a, const float *w, size_t n0,      \
                                         size_t n1, size_t nc, float *c, const float *r, float lo, \
@@ -107,13 +103,10 @@ typedef void (*rows_fn)(size_t kc, const float *a, const float *w, size_t n0, si
 ROWS_X32(1) ROWS_X32(2) ROWS_X32(3) ROWS_X32(4) ROWS_X32(5) ROWS_X32(6)
 ROWS_X32(7) ROWS_X32(8) ROWS_X32(9) ROWS_X32(10) ROWS_X32(11) ROWS_X32(12)
 
-static const rows_fn rows_x32_fns[MR12 + 1] = {
+static const gl_pointwise_rows_fn rows_x32_fns[MR12 + 1] = {
     NULL, rows_x32_1, rows_x32_2, rows_x32_3, rows_x32_4, rows_x32_5, rows_x32_6,
     rows_x32_7, rows_x32_8, rows_x32_9, rows_x32_10, rows_x32_11, rows_x32_12,
 };
-
-/* Pixels in the next block when m remain: 12, except that 13..15 split in two (7 + 6, ...). */
-static size_t next_block(size_t m) { return m <= MR12 ? m : m > MR12 + 3 ? MR12 : (m + 1) / 2; }
 
 void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
                                   const float *packed, const float *residual, float *output,
@@ -122,30 +115,7 @@ void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
 
-    const size_t kc = p->in_c, nc = p->out_c;
-    const size_t first = row_begin * p->out_w;
-    const size_t m = (row_end - row_begin) * p->out_w;
-    const float *w0 = packed;
-    for (size_t n0 = 0; n0 < nc;) {
-        size_t n1 = n0, floats = 0;
-        while (n1 < nc && (n1 == n0 || floats + width_x32(nc, n1) * (kc + 1) <= PASS_FLOATS)) {
-            floats += width_x32(nc, n1) * (kc + 1);
-            n1 += width_x32(nc, n1);
-        }
-        const float *a = input + first * kc;
-        float *c = output + first * nc;
-        const float *r = residual != NULL ? residual + first * nc : NULL;
-        for (size_t left = m; left != 0;) {
-            const size_t mr = next_block(left);
-            rows_x32_fns[mr](kc, a, w0, n0, n1, nc, c, r, p->output_min, p->output_max);
-            a += mr * kc;
-            c += mr * nc;
-            if (r != NULL) r += mr * nc;
-            left -= mr;
-        }
-        w0 += floats;
-        n0 = n1;
-    }
+    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, width_x32, rows_x32_fns, MR12);
 }
 
 #endif

@@ -187,7 +187,7 @@ void gl_f32_conv2d_6x16__avx2(const gl_conv2d_params *p, const float *input,
                     for (size_t x = x0; x < x1;) {
                         size_t kx0 = 0, kx1 = kw, mr = 1;
                         const ptrdiff_t ix0 = (ptrdiff_t)(x * sw) - pl;
-                        if (part == 1) mr = gl_avx2_next_block(x1 - x, MR);
+                        if (part == 1) mr = gl_next_block(x1 - x, MR);
                         else gl_tap_range(ix0, dw, kw, in_w, &kx0, &kx1);
                         t.nseg = merged ? 1 : kx1 - kx0;
                         t.seg_len = merged ? (kx1 - kx0) * cig : cig;
