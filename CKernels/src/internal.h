@@ -72,6 +72,11 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
                       const float *residual, float *output, size_t row_begin, size_t row_end,
                       size_t (*width)(size_t nc, size_t n0), const gl_pointwise_rows_fn *rows, size_t mr_max);
 
+/* The best rate (flops per second) that back-to-back calls of `chunk` reach in `seconds`
+ * (at least one call); chunk runs one timed piece of a peak loop and returns its flops.
+ * Shared by every variant's peak measurement (peak.c, x86/peak-avx2.c). */
+double gl_peak_best_rate(double (*chunk)(void *state), void *state, double seconds);
+
 /* A pointwise conv's weights (OIHW, 1×1) as the SIMD GEMMs read them: panels of output
  * channels, each as wide as width(out_c, first channel) says, [bias[w], then w[in_c][w]],
  * zero-padded past out_c (bias NULL: zero). */

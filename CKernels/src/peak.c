@@ -19,6 +19,19 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double gl_peak_best_rate(double (*chunk)(void *state), void *state, double seconds) {
+    double best = 0.0;
+    const double start = now_seconds();
+    double t0 = start;
+    do {
+        const double flops = chunk(state);
+        const double t1 = now_seconds();
+        if (t1 > t0 && flops / (t1 - t0) > best) best = flops / (t1 - t0);
+        t0 = t1;
+    } while (t0 - start < seconds);
+    return best;
+}
+
 #define CHAINS 8
 #define STEPS 4096
 
@@ -76,18 +89,12 @@ static double neon_chunk(float32x4_t *acc, float32x4_t b, float32x4_t c) {
 #endif
 
 /* Best rate of `chunk` over `seconds` (at least one chunk), as in peak-avx2.c. */
+static double scalar_step(void *acc) { return scalar_chunk(acc, 0.999f, 0.001f); }
+
 static double scalar_peak_gflops(double seconds) {
     float acc[CHAINS];
     for (int i = 0; i < CHAINS; i++) acc[i] = (float)(i + 2); /* not the fixed point, 1 */
-    double best = 0.0;
-    const double start = now_seconds();
-    double t0 = start;
-    do {
-        const double flops = scalar_chunk(acc, 0.999f, 0.001f);
-        const double t1 = now_seconds();
-        if (t1 > t0 && flops / (t1 - t0) > best) best = flops / (t1 - t0);
-        t0 = t1;
-    } while (t0 - start < seconds);
+    const double best = gl_peak_best_rate(scalar_step, acc, seconds);
     float sum = 0.0f; /* every chain observable */
     for (int i = 0; i < CHAINS; i++) sum += acc[i];
     volatile float sink = sum;
@@ -96,18 +103,12 @@ static double scalar_peak_gflops(double seconds) {
 }
 
 #if defined(__aarch64__) && defined(GL_HAVE_NEON_KERNELS)
+static double neon_step(void *acc) { return neon_chunk(acc, vdupq_n_f32(1e-4f), vdupq_n_f32(1e-4f)); }
+
 static double neon_peak_gflops(double seconds) {
     float32x4_t acc[CHAINS];
     for (int i = 0; i < CHAINS; i++) acc[i] = vdupq_n_f32((float)i);
-    double best = 0.0;
-    const double start = now_seconds();
-    double t0 = start;
-    do {
-        const double flops = neon_chunk(acc, vdupq_n_f32(1e-4f), vdupq_n_f32(1e-4f));
-        const double t1 = now_seconds();
-        if (t1 > t0 && flops / (t1 - t0) > best) best = flops / (t1 - t0);
-        t0 = t1;
-    } while (t0 - start < seconds);
+    const double best = gl_peak_best_rate(neon_step, acc, seconds);
     /* every chain observable, or the compiler drops the unobserved ones */
     float32x4_t sum = acc[0];
     for (int i = 1; i < CHAINS; i++) sum = vaddq_f32(sum, acc[i]);

@@ -1,16 +1,8 @@
 /* peak-avx2.c — measures one core's AVX2 (and AVX-512) FMA peak, the 100% that the bench's "% of peak" is relative to. */
-#define _POSIX_C_SOURCE 199309L
 #include "avx512.h"
 
 #if defined(__x86_64__)
 
-#include <time.h>
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 #define CHAINS 12          /* FMA latency (4-5 cycles) × 2 FMA pipes, with margin */
 #define STEPS 4096         /* iterations per timed chunk: ~0.1 ms */
@@ -40,20 +32,13 @@ GL_AVX2 static double fma_chunk(__m256 *acc, __m256 m, __m256 a) {
  * best, not the mean, because the machine may be shared and the first chunks
  * run before the core reaches its AVX clock.
  */
+GL_AVX2 static double fma_step(void *acc) { return fma_chunk(acc, _mm256_set1_ps(0.999f), _mm256_set1_ps(0.001f)); }
+
 GL_AVX2 double gl_avx2_fma_peak_gflops(double seconds) {
     __m256 acc[CHAINS];
     /* not 1, the chains' fixed point: a chain starting there folds to a constant */
     for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_set1_ps((float)(i + 2));
-    const __m256 m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(0.001f);
-    double best = 0.0;
-    const double start = now_seconds();
-    double t0 = start;
-    do {
-        const double flops = fma_chunk(acc, m, a);
-        const double t1 = now_seconds();
-        if (t1 > t0 && flops / (t1 - t0) > best) best = flops / (t1 - t0);
-        t0 = t1;
-    } while (t0 - start < seconds);
+    const double best = gl_peak_best_rate(fma_step, acc, seconds);
     /* Keep the chains observable so that they are not optimised away. */
     __m256 sum = acc[0];
     for (int i = 1; i < CHAINS; i++) sum = _mm256_add_ps(sum, acc[i]);
@@ -78,19 +63,12 @@ GL_AVX512 static double fma512_chunk(__m512 *acc, __m512 m, __m512 a) {
 }
 #undef STEP
 
+GL_AVX512 static double fma512_step(void *acc) { return fma512_chunk(acc, _mm512_set1_ps(0.999f), _mm512_set1_ps(0.001f)); }
+
 GL_AVX512 double gl_avx512_fma_peak_gflops(double seconds) {
     __m512 acc[CHAINS];
     for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_set1_ps((float)(i + 2));
-    const __m512 m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(0.001f);
-    double best = 0.0;
-    const double start = now_seconds();
-    double t0 = start;
-    do {
-        const double flops = fma512_chunk(acc, m, a);
-        const double t1 = now_seconds();
-        if (t1 > t0 && flops / (t1 - t0) > best) best = flops / (t1 - t0);
-        t0 = t1;
-    } while (t0 - start < seconds);
+    const double best = gl_peak_best_rate(fma512_step, acc, seconds);
     __m512 sum = acc[0];
     for (int i = 1; i < CHAINS; i++) sum = _mm512_add_ps(sum, acc[i]);
     volatile float sink = _mm512_reduce_add_ps(sum);
