@@ -62,29 +62,41 @@ struct BenchModel: ParsableCommand {
         var percent: Double
     }
 
+    /// A fixed pseudo-random input in [-1, 1] (the same for every session of a run).
+    static func randomInput(_ count: Int) -> [Float] {
+        var generator = SplitMix64(seed: 1)
+        return (0..<count).map { _ in Float.random(in: -1...1, using: &generator) }
+    }
+
+    /// Milliseconds one run of `session` takes on `clock` (the monotonic clock, or
+    /// CLOCK_THREAD_CPUTIME_ID to leave out time spent descheduled).
+    static func timedRun(_ session: Session, clock: clockid_t = CLOCK_MONOTONIC) -> Double {
+        func now() -> UInt64 {
+            var t = timespec()
+            clock_gettime(clock, &t)
+            return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+        }
+        let start = now()
+        session.run()
+        return Double(now() - start) / 1e6
+    }
+
     /// Fused and unfused sessions run by turns on the same input, so both see the same machine;
     /// timed in this thread's CPU time, so that time spent descheduled (a busy, shared machine)
     /// counts for neither.
     func compareUnfused() throws {
-        func cpuNanoseconds() -> UInt64 {
-            var t = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-            return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
-        }
         var options = engine.loadOptions
         options.fuseExpandDepthwise = true
         let fused = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
         options.fuseExpandDepthwise = false
         let apart = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
-        var generator = SplitMix64(seed: 1)
-        let input = (0..<fused.input().count).map { _ in Float.random(in: -1...1, using: &generator) }
+        let input = Self.randomInput(fused.input().count)
         var times: [[Double]] = [[], []]
         for round in 0..<(warmup + iterations) {
             for (index, session) in [fused, apart].enumerated() {
                 _ = session.input().update(from: input)
-                let start = cpuNanoseconds()
-                session.run()
-                if round >= warmup { times[index].append(Double(cpuNanoseconds() - start) / 1e6) }
+                let ms = Self.timedRun(session, clock: CLOCK_THREAD_CPUTIME_ID)
+                if round >= warmup { times[index].append(ms) }
             }
         }
         let medians = times.map { $0.sorted()[$0.count / 2] }
@@ -96,33 +108,22 @@ struct BenchModel: ParsableCommand {
         if abUnfused { return try compareUnfused() }
         let loaded = try folder.repository.load(model, options: engine.loadOptions)
         let session = loaded.makeSession(threads: engine.threads)
-        var generator = SplitMix64(seed: 1)
-        for i in 0..<session.input().count { session.input()[i] = Float.random(in: -1...1, using: &generator) }
+        _ = session.input().update(from: Self.randomInput(session.input().count))
         for _ in 0..<warmup { session.run() }
         if driven {
             // Unbuffered: the driver waits for each line.
             func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
             emit("ready")
             while let line = readLine(), let count = Int(line.trimmingCharacters(in: .whitespaces)), count > 0 {
-                let times = (0..<count).map { _ in
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    session.run()
-                    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-                }
+                let times = (0..<count).map { _ in Self.timedRun(session) }
                 emit("[" + times.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]")
             }
             return
         }
-        var times: [Double] = []
-        for _ in 0..<iterations {
-            let start = DispatchTime.now().uptimeNanoseconds
-            session.run()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-        }
-        times.sort()
+        let times = (0..<iterations).map { _ in Self.timedRun(session) }.sorted()
         // The profile times each step separately: the sum is a little above a plain run.
         var nanoseconds: [String: UInt64] = [:], steps: [String: Int] = [:]
-        var perStep: [[UInt64]] = []
+        var perStep: [[UInt64]] = [], descriptions: [(String, String)] = []
         let profileRuns = max(5, iterations / 5)
         for run in 0..<profileRuns {
             for (index, step) in session.profile().enumerated() {
@@ -130,11 +131,11 @@ struct BenchModel: ParsableCommand {
                 if run == 0 {
                     steps[step.kind, default: 0] += 1
                     perStep.append([])
+                    descriptions.append((step.kind, step.layer))
                 }
                 perStep[index].append(step.nanoseconds)
             }
         }
-        let descriptions = session.profile().map { ($0.kind, $0.layer) }
         let layerList = zip(descriptions, perStep).map { d, ns in
             Layer(kind: d.0, layer: d.1, medianMs: Double(ns.sorted()[ns.count / 2]) / 1e6)
         }
