@@ -82,10 +82,10 @@ public final class ServerMetrics: @unchecked Sendable {
         CoreMetrics.Gauge(label: "glimpse_model_load_seconds", dimensions: [("model", name)], factory: factory).record(seconds)
     }
 
-    /// Counts one reply and, for a computed call, the time of each stage (microseconds).
-    func replied(_ labels: MetricLabels, status: Int32, stages: [(ServerStats.Stage, UInt64)]) {
+    /// Counts one reply and the time of each stage it has.
+    func replied(_ labels: MetricLabels, status: Int32, times: StageTimes) {
         requestCounter(labels, status).increment()
-        for (stage, micros) in stages { timer(labels, stage).recordMicroseconds(micros) }
+        times.forEach { stage, micros in timer(labels, stage).recordMicroseconds(micros) }
     }
 
     /// Brings the scrape-time metrics up to date, then renders everything in the Prometheus text format.

@@ -297,11 +297,10 @@ public final class Server: @unchecked Sendable {
         do {
             let result = try executor.run(job.call, on: job.model.name)
             waiters = job.key.map { cache.complete($0, value: result.body) } ?? [job.waiter]
-            let stages: [(ServerStats.Stage, UInt64)] = [(.queue, queued), (.preprocess, result.preprocess), (.inference, result.inference)]
             // Stage latencies are recorded once per computation, with the waiter that started it.
             for (index, waiter) in waiters.enumerated() {
                 reply(waiter, body: result.body, metadata: index == 0 ? [:] : [MetadataKey.cache: "coalesced"],
-                      stages: index == 0 ? stages : [], queued: queued)
+                      computed: (queued, result.preprocess, result.inference), recordStages: index == 0)
             }
         } catch {
             waiters = job.key.map { cache.complete($0, value: nil) } ?? [job.waiter]
@@ -317,14 +316,16 @@ public final class Server: @unchecked Sendable {
 
     // MARK: replies
 
-    private func reply(_ waiter: Waiter, body: Data, metadata: [String: String] = [:], stages: [(ServerStats.Stage, UInt64)] = [],
-                       queued: UInt64 = 0) {
+    /// `computed`: the stage times of the computation that answered (nil for a hit or a small
+    /// call); `recordStages`: whether this reply records them (only the one that started it).
+    private func reply(_ waiter: Waiter, body: Data, metadata: [String: String] = [:],
+                       computed: (queue: UInt64, preprocess: UInt64, inference: UInt64)? = nil, recordStages: Bool = true) {
         var envelope = Glimpse_V1_ResponseEnvelope()
         envelope.requestID = waiter.requestID
         envelope.status = Int32(StatusCode.ok.rawValue)
         envelope.metadata = metadata
         envelope.body = body
-        send(envelope, waiter, stages: stages, queued: queued)
+        send(envelope, waiter, computed: computed, recordStages: recordStages)
     }
 
     private func reply(_ waiter: Waiter, error: any Error) {
@@ -334,15 +335,15 @@ public final class Server: @unchecked Sendable {
         envelope.status = Int32(failure.status.rawValue)
         envelope.message = failure.description
         if failure.status == .internal { logger.error("internal error", metadata: ["error": "\(failure.description)"]) }
-        send(envelope, waiter, stages: [], queued: 0)
+        send(envelope, waiter, computed: nil, recordStages: false)
     }
 
-    private func send(_ envelope: Glimpse_V1_ResponseEnvelope, _ waiter: Waiter, stages: [(ServerStats.Stage, UInt64)], queued: UInt64) {
-        let total = (monotonicNanoseconds() - waiter.received) / 1000
+    private func send(_ envelope: Glimpse_V1_ResponseEnvelope, _ waiter: Waiter,
+                      computed: (queue: UInt64, preprocess: UInt64, inference: UInt64)?, recordStages: Bool) {
+        let times = StageTimes(total: (monotonicNanoseconds() - waiter.received) / 1000, computed: recordStages ? computed : nil)
         // Counted before the reply leaves, so a caller that scrapes right after its reply sees it.
-        let timed: [(ServerStats.Stage, UInt64)] = [(.total, total)] + stages
-        stats.replied(StatusCode(rawValue: envelope.status) ?? .unknown, stages: timed)
-        metrics.replied(waiter.labels, status: envelope.status, stages: timed)
+        stats.replied(StatusCode(rawValue: envelope.status) ?? .unknown, times: times)
+        metrics.replied(waiter.labels, status: envelope.status, times: times)
         switch waiter.sink {
         case let .route(route):
             let frame = Frame.encode(envelope)
@@ -354,7 +355,7 @@ public final class Server: @unchecked Sendable {
                 logger.debug("reply not delivered", metadata: ["error": "\(error)", "request_id": "\(waiter.requestID)"])
             }
         case let .local(continuation):
-            continuation.resume(returning: LocalReply(envelope: envelope, queueMicros: queued, totalMicros: total))
+            continuation.resume(returning: LocalReply(envelope: envelope, queueMicros: computed?.queue ?? 0, totalMicros: times.total))
         }
     }
 

@@ -4,6 +4,22 @@ import GlimpseCore
 import GlimpseProtocol
 import Histogram
 
+/// Where one reply's time went, in microseconds: always the total; queue, preprocess and
+/// inference only for the reply that started a computation (not hits, errors or coalesced
+/// replies). A value, so that recording a reply allocates nothing.
+struct StageTimes {
+    var total: UInt64
+    var computed: (queue: UInt64, preprocess: UInt64, inference: UInt64)?
+
+    func forEach(_ body: (ServerStats.Stage, UInt64) -> Void) {
+        body(.total, total)
+        guard let computed else { return }
+        body(.queue, computed.queue)
+        body(.preprocess, computed.preprocess)
+        body(.inference, computed.inference)
+    }
+}
+
 final class ServerStats: @unchecked Sendable {
     enum Stage: String, CaseIterable {
         case total, queue, preprocess, inference
@@ -27,11 +43,11 @@ final class ServerStats: @unchecked Sendable {
         requests += 1
     }
 
-    /// Records a reply's status and, for computed calls, where its time went (microseconds).
-    func replied(_ status: StatusCode, stages: [(Stage, UInt64)]) {
+    /// Records a reply's status and where its time went.
+    func replied(_ status: StatusCode, times: StageTimes) {
         lock.lock(); defer { lock.unlock() }
         replies[status, default: 0] += 1
-        for (stage, micros) in stages {
+        times.forEach { stage, micros in
             _ = histograms[stage]!.record(min(micros, 60_000_000))
             sums[stage, default: 0] += micros
         }
