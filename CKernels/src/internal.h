@@ -77,6 +77,13 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
  * Shared by every variant's peak measurement (peak.c, x86/peak-avx2.c). */
 double gl_peak_best_rate(double (*chunk)(void *state), void *state, double seconds);
 
+/* Depthwise weights as the SIMD depthwise kernels read them (avx2 and neon: 8 channels a
+ * block; avx512: 16): blocks [bias[b], then w[kernel_h * kernel_w][b]], the last zero-padded. */
+size_t gl_f32_dwconv_packed_size_c8(const gl_conv2d_params *p);
+void gl_f32_dwconv_pack_c8(const gl_conv2d_params *p, const float *weights_oihw, const float *bias, float *packed);
+size_t gl_f32_dwconv_packed_size_c16(const gl_conv2d_params *p);
+void gl_f32_dwconv_pack_c16(const gl_conv2d_params *p, const float *weights_oihw, const float *bias, float *packed);
+
 /* A pointwise conv's weights (OIHW, 1×1) as the SIMD GEMMs read them: panels of output
  * channels, each as wide as width(out_c, first channel) says, [bias[w], then w[in_c][w]],
  * zero-padded past out_c (bias NULL: zero). */

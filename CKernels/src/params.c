@@ -1,6 +1,8 @@
 /* params.c — parameter checks shared by every variant's conv2d kernels. */
 #include "internal.h"
 
+#include <assert.h>
+
 int gl_conv2d_params_valid(const gl_conv2d_params *p) {
     if (p == NULL) return 0;
     if (p->in_h == 0 || p->in_w == 0 || p->in_c == 0) return 0;
@@ -62,4 +64,33 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
         w0 += floats;
         n0 = n1;
     }
+}
+
+/* Depthwise weights in blocks of `block` channels (the last zero-padded), each block
+ * [bias[block], w[kernel_h * kernel_w][block]]: the layout of every SIMD depthwise kernel. */
+static size_t dwconv_packed_size(const gl_conv2d_params *p, size_t block) {
+    return (p->in_c + block - 1) / block * block * (1 + p->kernel_h * p->kernel_w);
+}
+
+static void dwconv_pack(const gl_conv2d_params *p, const float *weights_oihw, const float *bias,
+                        float *packed, size_t block) {
+    assert(gl_f32_dwconv_supports(p));
+    assert(weights_oihw != NULL && packed != NULL);
+    const size_t C = p->in_c, taps = p->kernel_h * p->kernel_w;
+    for (size_t c0 = 0; c0 < C; c0 += block) {
+        for (size_t j = 0; j < block; j++) *packed++ = (c0 + j < C && bias != NULL) ? bias[c0 + j] : 0.0f;
+        for (size_t t = 0; t < taps; t++)
+            for (size_t j = 0; j < block; j++) *packed++ = c0 + j < C ? weights_oihw[(c0 + j) * taps + t] : 0.0f;
+    }
+}
+
+size_t gl_f32_dwconv_packed_size_c8(const gl_conv2d_params *p) { return dwconv_packed_size(p, 8); }
+size_t gl_f32_dwconv_packed_size_c16(const gl_conv2d_params *p) { return dwconv_packed_size(p, 16); }
+
+void gl_f32_dwconv_pack_c8(const gl_conv2d_params *p, const float *weights_oihw, const float *bias, float *packed) {
+    dwconv_pack(p, weights_oihw, bias, packed, 8);
+}
+
+void gl_f32_dwconv_pack_c16(const gl_conv2d_params *p, const float *weights_oihw, const float *bias, float *packed) {
+    dwconv_pack(p, weights_oihw, bias, packed, 16);
 }

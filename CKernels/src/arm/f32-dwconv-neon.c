@@ -38,24 +38,6 @@ GL_INLINE const float *tile_at(const float *packed, size_t c, size_t taps) {
     return packed + (c / CT) * tile_size(taps) + c % CT;
 }
 
-size_t gl_f32_dwconv_packed_size_c8(const gl_conv2d_params *p) {
-    return (p->in_c + CT - 1) / CT * tile_size(p->kernel_h * p->kernel_w);
-}
-
-void gl_f32_dwconv_pack_c8(const gl_conv2d_params *p, const float *weights_oihw,
-                           const float *bias, float *packed) {
-    assert(gl_f32_dwconv_supports(p));
-    assert(weights_oihw != NULL && packed != NULL);
-    const size_t C = p->in_c, taps = p->kernel_h * p->kernel_w;
-    for (size_t c0 = 0; c0 < C; c0 += CT) {
-        for (size_t j = 0; j < CT; j++)
-            *packed++ = (c0 + j < C && bias != NULL) ? bias[c0 + j] : 0.0f;
-        for (size_t t = 0; t < taps; t++)
-            for (size_t j = 0; j < CT; j++)
-                *packed++ = c0 + j < C ? weights_oihw[(c0 + j) * taps + t] : 0.0f;
-    }
-}
-
 /* What every pixel of one run shares. */
 typedef struct dw_geometry {
     size_t C, in_h, in_w, kh, kw, taps;

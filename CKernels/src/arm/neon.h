@@ -89,9 +89,6 @@ void gl_f32_conv1x1_8x8_neon(const gl_conv2d_params *p, const float *input,
                              size_t row_begin, size_t row_end);
 
 /* ---- f32-dwconv-neon.c: tiles of 8 channels, [bias[8], w[kernel_h * kernel_w][8]] each ---- */
-size_t gl_f32_dwconv_packed_size_c8(const gl_conv2d_params *p);
-void gl_f32_dwconv_pack_c8(const gl_conv2d_params *p, const float *weights_oihw,
-                           const float *bias, float *packed);
 void gl_f32_dwconv_3x3_8c_neon(const gl_conv2d_params *p, const float *input,
                                const float *packed, const float *residual, float *output,
                                size_t row_begin, size_t row_end);

@@ -94,9 +94,6 @@ void gl_f32_conv1x1_1x64__avx2(const gl_conv2d_params *p, const float *input,
 
 /* ---- f32-dwconv-avx2.c: channels in blocks of 8 (the last zero-padded),
  * each block [bias[8], w[kernel_h * kernel_w][8]] ---- */
-size_t gl_f32_dwconv_packed_size_c8(const gl_conv2d_params *p);
-void gl_f32_dwconv_pack_c8(const gl_conv2d_params *p, const float *weights_oihw,
-                           const float *bias, float *packed);
 void gl_f32_dwconv_3x3__avx2(const gl_conv2d_params *p, const float *input,
                              const float *packed, const float *residual, float *output,
                              size_t row_begin, size_t row_end);

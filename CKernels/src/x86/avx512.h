@@ -25,9 +25,6 @@ void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
  * zero-padded), each block [bias[16], w[kernel_h * kernel_w][16]] ---- */
 int gl_f32_dwconv_3x3_tiled_supports(const gl_conv2d_params *p);
 int gl_f32_dwconv_5x5_tiled_supports(const gl_conv2d_params *p);
-size_t gl_f32_dwconv_packed_size_c16(const gl_conv2d_params *p);
-void gl_f32_dwconv_pack_c16(const gl_conv2d_params *p, const float *weights_oihw,
-                            const float *bias, float *packed);
 void gl_f32_dwconv_3x3__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
                                const float *residual, float *output, size_t row_begin, size_t row_end);
 void gl_f32_dwconv_5x5__avx512(const gl_conv2d_params *p, const float *input, const float *packed,

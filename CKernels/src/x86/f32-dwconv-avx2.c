@@ -31,24 +31,6 @@
 
 #define NX 8
 
-size_t gl_f32_dwconv_packed_size_c8(const gl_conv2d_params *p) {
-    return (p->in_c + 7) / 8 * 8 * (1 + p->kernel_h * p->kernel_w);
-}
-
-void gl_f32_dwconv_pack_c8(const gl_conv2d_params *p, const float *weights_oihw,
-                           const float *bias, float *packed) {
-    assert(gl_f32_dwconv_supports(p));
-    assert(weights_oihw != NULL && packed != NULL);
-    const size_t C = p->in_c, taps = p->kernel_h * p->kernel_w;
-    for (size_t c0 = 0; c0 < C; c0 += 8) {
-        for (size_t j = 0; j < 8; j++)
-            *packed++ = (c0 + j < C && bias != NULL) ? bias[c0 + j] : 0.0f;
-        for (size_t t = 0; t < taps; t++)
-            for (size_t j = 0; j < 8; j++)
-                *packed++ = c0 + j < C ? weights_oihw[(c0 + j) * taps + t] : 0.0f;
-    }
-}
-
 /* Epilogue of one pixel's 8 channels; CTAIL: only the lanes of cmask exist. */
 GL_AVX2_INLINE void dw_store(const int CTAIL, float *o, const float *r, __m256 acc,
                              __m256i cmask, __m256 lo, __m256 hi) {

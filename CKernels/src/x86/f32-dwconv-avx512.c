@@ -30,22 +30,6 @@ int gl_f32_dwconv_5x5_tiled_supports(const gl_conv2d_params *p) {
            (p->stride_w == 1 || p->stride_w == 2);
 }
 
-size_t gl_f32_dwconv_packed_size_c16(const gl_conv2d_params *p) {
-    return (p->in_c + 15) / 16 * 16 * (1 + p->kernel_h * p->kernel_w);
-}
-
-void gl_f32_dwconv_pack_c16(const gl_conv2d_params *p, const float *weights_oihw,
-                            const float *bias, float *packed) {
-    assert(gl_f32_dwconv_supports(p));
-    assert(weights_oihw != NULL && packed != NULL);
-    const size_t C = p->in_c, taps = p->kernel_h * p->kernel_w;
-    for (size_t c0 = 0; c0 < C; c0 += 16) {
-        for (size_t j = 0; j < 16; j++) *packed++ = (c0 + j < C && bias != NULL) ? bias[c0 + j] : 0.0f;
-        for (size_t t = 0; t < taps; t++)
-            for (size_t j = 0; j < 16; j++) *packed++ = c0 + j < C ? weights_oihw[(c0 + j) * taps + t] : 0.0f;
-    }
-}
-
 /*
  * NX pixels of one output row, one block of 16 channels (mask: its real
  * lanes): K×K window, horizontal stride S, window rows [ky0, ky1) inside the
