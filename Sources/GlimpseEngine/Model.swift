@@ -111,6 +111,8 @@ public final class Session {
     /// Threads one run may use (intra-op); 1 keeps a run on the caller's thread.
     public let threads: Int
     private let arena: UnsafeMutablePointer<Float>
+    /// The arena and the scratch, in one huge-page region.
+    private let memory: HugeRegion
     /// Bands of fused steps, one per thread.
     private let scratch: UnsafeMutablePointer<Float>
     /// The intra-op pool when threads > 1 (its helpers spin between steps, sleep between runs).
@@ -121,20 +123,18 @@ public final class Session {
         self.threads = max(1, threads)
         // Every tensor's offset is a multiple of 16 floats, so with this alignment each starts a cache line.
         let count = max(model.program.arenaSize, 1)
-        arena = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
-            .bindMemory(to: Float.self, capacity: count)
-        arena.initialize(repeating: 0, count: count)
         let scratchCount = max(1, model.program.steps.map { $0.scratchFloats(threads: max(1, threads)) }.max() ?? 0)
-        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchCount * MemoryLayout<Float>.size, alignment: 64)
-            .bindMemory(to: Float.self, capacity: scratchCount)
+        let arenaBytes = (count * MemoryLayout<Float>.size + 63) / 64 * 64
+        memory = HugeRegion(bytes: arenaBytes + scratchCount * MemoryLayout<Float>.size)
+        arena = memory.base.bindMemory(to: Float.self, capacity: count)
+        arena.initialize(repeating: 0, count: count)
+        scratch = (memory.base + arenaBytes).bindMemory(to: Float.self, capacity: scratchCount)
         scratch.initialize(repeating: 0, count: scratchCount)
         pool = self.threads > 1 ? gl_threadpool_create(self.threads) : nil
     }
 
     deinit {
         gl_threadpool_destroy(pool)
-        arena.deallocate()
-        scratch.deallocate()
     }
 
     /// Where input `index` is read from (NCHW, row-major); write it, then call `run()`. The arena

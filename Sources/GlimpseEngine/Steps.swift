@@ -1,14 +1,23 @@
 // Executable steps: each runs one lowered operator on the arena, allocating nothing.
 import CKernels
 
-/// Memory a model owns for its lifetime: packed weights and other constants.
+/// Memory a model owns for its lifetime: packed weights and other constants, packed one after
+/// another into huge-page regions (see HugeRegion), in the order the steps will read them.
 final class ConstantStorage: @unchecked Sendable {
-    private var blocks: [UnsafeMutableRawPointer] = []
+    private var regions: [HugeRegion] = []
+    private var used = 0
 
     /// Cache-line aligned, so a kernel's 16-float weight panel row is exactly one line.
     func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let block = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.size, alignment: 64)
-        blocks.append(block)
+        let bytes = (max(count, 1) * MemoryLayout<Float>.size + 63) / 64 * 64
+        if regions.isEmpty || used + bytes > regions[regions.count - 1].bytes {
+            // Each region twice the last (2, 4, 8 ... MB): a 20 MB model takes four, a tiny one 2 MB.
+            let next = regions.last.map { $0.bytes * 2 } ?? HugeRegion.pageBytes
+            regions.append(HugeRegion(bytes: max(bytes, next)))
+            used = 0
+        }
+        let block = regions[regions.count - 1].base + used
+        used += bytes
         return block.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -17,8 +26,6 @@ final class ConstantStorage: @unchecked Sendable {
         if !values.isEmpty { values.withUnsafeBufferPointer { block.update(from: $0.baseAddress!, count: values.count) } }
         return UnsafePointer(block)
     }
-
-    deinit { blocks.forEach { $0.deallocate() } }
 }
 
 /// Where a step reads an operand: a constant, or an offset into the session's arena.
