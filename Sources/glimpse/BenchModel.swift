@@ -68,14 +68,17 @@ struct BenchModel: ParsableCommand {
         return (0..<count).map { _ in Float.random(in: -1...1, using: &generator) }
     }
 
-    /// Milliseconds one run of `session` takes on `clock` (the monotonic clock, or
-    /// CLOCK_THREAD_CPUTIME_ID to leave out time spent descheduled).
-    static func timedRun(_ session: Session, clock: clockid_t = CLOCK_MONOTONIC) -> Double {
+    /// Milliseconds one run of `session` on `input` takes on `clock` (the monotonic clock, or
+    /// CLOCK_THREAD_CPUTIME_ID to leave out time spent descheduled). The input is written before
+    /// every run, untimed, as a server writes each request's image: the arena reuses its memory
+    /// for later tensors, so without this every run after the first would see leftovers.
+    static func timedRun(_ session: Session, input: [Float], clock: clockid_t = CLOCK_MONOTONIC) -> Double {
         func now() -> UInt64 {
             var t = timespec()
             clock_gettime(clock, &t)
             return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
         }
+        _ = session.input().update(from: input)
         let start = now()
         session.run()
         return Double(now() - start) / 1e6
@@ -94,8 +97,7 @@ struct BenchModel: ParsableCommand {
         var times: [[Double]] = [[], []]
         for round in 0..<(warmup + iterations) {
             for (index, session) in [fused, apart].enumerated() {
-                _ = session.input().update(from: input)
-                let ms = Self.timedRun(session, clock: CLOCK_THREAD_CPUTIME_ID)
+                let ms = Self.timedRun(session, input: input, clock: CLOCK_THREAD_CPUTIME_ID)
                 if round >= warmup { times[index].append(ms) }
             }
         }
@@ -108,24 +110,25 @@ struct BenchModel: ParsableCommand {
         if abUnfused { return try compareUnfused() }
         let loaded = try folder.repository.load(model, options: engine.loadOptions)
         let session = loaded.makeSession(threads: engine.threads)
-        _ = session.input().update(from: Self.randomInput(session.input().count))
-        for _ in 0..<warmup { session.run() }
+        let input = Self.randomInput(session.input().count)
+        for _ in 0..<warmup { _ = Self.timedRun(session, input: input) }
         if driven {
             // Unbuffered: the driver waits for each line.
             func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
             emit("ready")
             while let line = readLine(), let count = Int(line.trimmingCharacters(in: .whitespaces)), count > 0 {
-                let times = (0..<count).map { _ in Self.timedRun(session) }
+                let times = (0..<count).map { _ in Self.timedRun(session, input: input) }
                 emit("[" + times.map { String(format: "%.4f", $0) }.joined(separator: ",") + "]")
             }
             return
         }
-        let times = (0..<iterations).map { _ in Self.timedRun(session) }.sorted()
+        let times = (0..<iterations).map { _ in Self.timedRun(session, input: input) }.sorted()
         // The profile times each step separately: the sum is a little above a plain run.
         var nanoseconds: [String: UInt64] = [:], steps: [String: Int] = [:]
         var perStep: [[UInt64]] = [], descriptions: [(String, String)] = []
         let profileRuns = max(5, iterations / 5)
         for run in 0..<profileRuns {
+            _ = session.input().update(from: input)
             for (index, step) in session.profile().enumerated() {
                 nanoseconds[step.kind, default: 0] += step.nanoseconds
                 if run == 0 {
