@@ -30,6 +30,10 @@ typedef struct gl_conv2d_params {
     size_t groups;            /* in_c and out_c are both multiples of groups */
     float output_min;         /* -INFINITY for none, 0 for ReLU, 0 for ReLU6 */
     float output_max;         /* +INFINITY for none, 6 for ReLU6 */
+    /* 1: the input is one image in CHW order (ONNX's NCHW, as the caller wrote it) instead of
+     * NHWC. Only kernels made for it accept it (a network's first conv, few input channels);
+     * every other kernel's `supports` says no, and the engine then transposes the input. */
+    int input_chw;
 } gl_conv2d_params;
 
 /*

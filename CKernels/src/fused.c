@@ -27,7 +27,7 @@ int gl_expand_dw_valid(const gl_expand_dw *f) {
     if (f == NULL || f->expand == NULL || f->dw == NULL) return 0;
     const gl_conv2d_params *e = &f->expand_params, *d = &f->dw_params;
     if (!f->expand->supports(e) || !f->dw->supports(d)) return 0;
-    return e->kernel_h == 1 && e->kernel_w == 1 && e->in_w == 1 && e->out_w == 1 &&
+    return e->kernel_h == 1 && e->kernel_w == 1 && e->in_w == 1 && e->out_w == 1 && !e->input_chw &&
            e->out_h == d->in_h * d->in_w && e->out_c == d->in_c &&
            d->groups == d->in_c && d->out_c == d->in_c && d->dilation_h == 1 &&
            f->band_rows >= d->kernel_h;

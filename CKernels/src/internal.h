@@ -43,7 +43,9 @@ GL_INLINE void gl_tap_range(ptrdiff_t base, size_t dilation, size_t k, size_t n,
 
 /* The checks every conv kernel's `supports` starts with: sizes positive,
  * channels divisible by groups, output_min <= output_max (neither NaN). */
-int gl_conv2d_params_valid(const gl_conv2d_params *p);
+int gl_conv2d_params_valid(const gl_conv2d_params *p); /* ... and the input is NHWC */
+/* The same checks with either input layout (kernels that read CHW, see input_chw). */
+int gl_conv2d_params_valid_any_layout(const gl_conv2d_params *p);
 /* A whole-tensor sanity check for `run`'s asserts. */
 int gl_conv2d_rows_valid(const gl_conv2d_params *p, size_t row_begin, size_t row_end);
 

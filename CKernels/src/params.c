@@ -4,6 +4,10 @@
 #include <assert.h>
 
 int gl_conv2d_params_valid(const gl_conv2d_params *p) {
+    return p != NULL && !p->input_chw && gl_conv2d_params_valid_any_layout(p);
+}
+
+int gl_conv2d_params_valid_any_layout(const gl_conv2d_params *p) {
     if (p == NULL) return 0;
     if (p->in_h == 0 || p->in_w == 0 || p->in_c == 0) return 0;
     if (p->out_h == 0 || p->out_w == 0 || p->out_c == 0) return 0;

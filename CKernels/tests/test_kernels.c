@@ -232,6 +232,7 @@ static void conv_reference(const gl_conv2d_params *p, const float *in, const flo
 
 /* Which family gl_conv2d_select must pick (a substring of the kernel name). */
 static const char *expected_family(const gl_conv2d_params *p) {
+    if (p->input_chw) return "conv2d_chw";
     if (p->groups == 1 && p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
         p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 && p->in_h == p->out_h &&
         p->in_w == p->out_w)
@@ -363,6 +364,14 @@ static void check_conv_case(const conv_case *cc) {
     double *mag = malloc(out_size(p) * sizeof(double));
     if (!ref || !mag) exit(2);
     conv_reference(p, in.p, w.p, cc->bias ? bias.p : NULL, cc->residual ? res.p : NULL, ref, mag);
+    if (p->input_chw) { /* the reference read `in` as NHWC; the kernels get the same image as CHW */
+        gbuf chw = gb_new(in.n);
+        const size_t hw = p->in_h * p->in_w;
+        for (size_t i = 0; i < hw; i++)
+            for (size_t c = 0; c < p->in_c; c++) chw.p[c * hw + i] = in.p[i * p->in_c + c];
+        gb_free(&in);
+        in = chw;
+    }
 
     for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
         const gl_kernels *ks = gl_kernels_variant(v);
@@ -374,8 +383,10 @@ static void check_conv_case(const conv_case *cc) {
             if (ks->conv2d[i].supports(p)) first = &ks->conv2d[i];
         const gl_conv2d_kernel *sel = gl_conv2d_select(ks, p);
         const char *fam = expected_family(p);
-        const int sel_ok = sel != NULL && sel == first && strstr(sel->name, fam) != NULL &&
-                           ks->conv2d[ks->conv2d_count - 1].supports(p);
+        /* a CHW input has its own kernels, or none (the engine then transposes it to NHWC) */
+        const int sel_ok = p->input_chw ? sel == first && (sel == NULL || strstr(sel->name, fam) != NULL)
+                                        : sel != NULL && sel == first && strstr(sel->name, fam) != NULL &&
+                                              ks->conv2d[ks->conv2d_count - 1].supports(p);
         report(sel_ok, "[%s] gl_conv2d_select picked %s, expected the first %s kernel",
                ks->variant, sel ? sel->name : "NULL", fam);
         if (!sel_ok) describe(cc);
@@ -638,7 +649,56 @@ static void directed_deep_pointwise(void) {
     }
 }
 
+/*
+ * A first convolution reading the caller's CHW image (input_chw): 1-4 channels (1, 3 and 4
+ * are the usual), windows 1-7 with stride 1-2, every pad case, output channel counts around
+ * the 16/32-wide panels, rows wide enough for whole 12-pixel blocks and their remainders;
+ * one case Lite0's stem (224×224×3 → 32, 3x3/2, TF SAME). Variants without such a kernel
+ * must select none.
+ */
+static void directed_chw(void) {
+    static const size_t outs[] = {1, 7, 16, 17, 31, 32, 33, 48, 64};
+    static const size_t ks[] = {1, 2, 3, 3, 5, 7};
+    for (size_t i = 0; i < 60; i++) {
+        conv_case cc;
+        gl_conv2d_params *p = &cc.p;
+        memset(p, 0, sizeof *p);
+        p->input_chw = 1;
+        p->groups = 1;
+        p->in_c = 1 + i % 4;
+        p->out_c = outs[(i / 4) % COUNT(outs)];
+        p->kernel_h = rng_pick(ks, COUNT(ks));
+        p->kernel_w = rng_range(0, 3) ? p->kernel_h : rng_pick(ks, COUNT(ks));
+        p->stride_h = p->stride_w = rng_range(1, 2);
+        if (rng_range(0, 5) == 0) p->stride_w = 3 - p->stride_h;
+        p->dilation_h = p->dilation_w = 1;
+        p->in_h = rng_range(1, 12);
+        p->in_w = rng_range(1, 40);
+        random_spatial(p);
+        random_options(&cc);
+        cc.family = "chw";
+        check_conv_case(&cc);
+    }
+    conv_case stem;
+    gl_conv2d_params *p = &stem.p;
+    memset(p, 0, sizeof *p);
+    *p = (gl_conv2d_params){224, 224, 3, 112, 112, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0.0f, 6.0f, 1};
+    stem.nan_input = 0, stem.bias = 1, stem.residual = 0, stem.family = "chw stem";
+    check_conv_case(&stem);
+    /* not for dilated, grouped or many-channel inputs */
+    gl_conv2d_params q = stem.p;
+    q.dilation_h = q.dilation_w = 2, q.out_h = q.out_w = 110;
+    int taken = 0;
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) taken |= gl_conv2d_select(gl_kernels_variant(v), &q) != NULL;
+    q = stem.p, q.in_c = 5;
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) taken |= gl_conv2d_select(gl_kernels_variant(v), &q) != NULL;
+    q = stem.p, q.in_c = q.out_c = q.groups = 3;
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) taken |= gl_conv2d_select(gl_kernels_variant(v), &q) != NULL;
+    report(!taken, "no kernel takes a CHW input that is dilated, has 5 channels or is grouped");
+}
+
 static void test_conv(size_t random_cases) {
+    directed_chw();
     directed_pads();
     directed_big_windows();
     directed_deep_pointwise();
@@ -713,7 +773,7 @@ static void test_registry(void) {
            "re-selecting the best variant");
 
     /* Invalid parameters are supported by no kernel. */
-    gl_conv2d_params p = {8, 8, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, -INFINITY, INFINITY};
+    gl_conv2d_params p = {8, 8, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, -INFINITY, INFINITY, 0};
     report(gl_conv2d_select(scalar, &p) != NULL, "a valid shape has a kernel");
     gl_conv2d_params q = p;
     q.groups = 4; /* 6 % 4 != 0 */

@@ -350,10 +350,26 @@ struct Lowering {
         }
         let weights = graph.constants[node.inputs[1]]!.floats
         let bias = node.inputs[2].isEmpty ? nil : graph.constants[node.inputs[2]]!.floats
-        let input = try ref(node.inputs[0], .nhwc)
+        let input: Ref
+        if let chw = chwParams(p, reading: node.inputs[0]) {
+            p = chw
+            input = try ref(node.inputs[0], .plain)
+        } else {
+            input = try ref(node.inputs[0], .nhwc)
+        }
         let residual = node.inputs.count > 3 ? try ref(node.inputs[3], .nhwc) : nil
         try emitConv(node.name, p, weights: weights, bias: bias, input: input, residual: residual,
                      output: define(node.output, .nhwc), batch: x[0])
+    }
+
+    /// `p` reading `name` as it is, in CHW, when getting it in NHWC would take a transpose (the
+    /// model's NCHW input, for its first conv) and the kernel table has a kernel for that.
+    private func chwParams(_ p: gl_conv2d_params, reading name: String) -> gl_conv2d_params? {
+        guard currentLayout(name) == .plain, placed[name]?[.nhwc] == nil,
+              !isIdentityOrder(graph.shape(name), [0, 2, 3, 1]) else { return nil }
+        var chw = p
+        chw.input_chw = 1
+        return withUnsafePointer(to: chw, { gl_conv2d_select(kernels, $0) }) != nil ? chw : nil
     }
 
     /// Picks the kernel for `p`, packs the weights (OIHW) and emits the step.

@@ -10,6 +10,10 @@
 #define GL_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define GL_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
 
+/* Panels of 32 output channels, the last of 16 when that is enough: the width of the one
+ * starting at channel n0 of nc. */
+static inline size_t gl_avx512_width_x32(size_t nc, size_t n0) { return nc - n0 > 16 ? 32 : 16; }
+
 /* ---- f32-conv1x1-avx512.c: 12 pixels × 32 channels; panels of 32 output channels (the last
  * of 16 when that is enough), each [bias[w], w[in_c][w]] ---- */
 int gl_f32_conv1x1_deep_supports(const gl_conv2d_params *p); /* in_c >= 192, out_c >= 64 */
@@ -29,6 +33,17 @@ void gl_f32_dwconv_3x3__avx512(const gl_conv2d_params *p, const float *input, co
                                const float *residual, float *output, size_t row_begin, size_t row_end);
 void gl_f32_dwconv_5x5__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
                                const float *residual, float *output, size_t row_begin, size_t row_end);
+
+/* ---- f32-conv2d-chw-avx512.c: a first convolution read from the caller's CHW image (input_chw,
+ * groups 1, dilation 1, at most GL_CONV2D_CHW_MAX_CHANNELS channels); panels of 32 output
+ * channels (the last of 16 when enough), each [bias[w], w[ky][ci][kx][w]] ---- */
+#define GL_CONV2D_CHW_MAX_CHANNELS 4
+int gl_f32_conv2d_chw_supports(const gl_conv2d_params *p);
+size_t gl_f32_conv2d_chw_packed_size_x32(const gl_conv2d_params *p);
+void gl_f32_conv2d_chw_pack_x32(const gl_conv2d_params *p, const float *weights_oihw,
+                                const float *bias, float *packed);
+void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                                     const float *residual, float *output, size_t row_begin, size_t row_end);
 
 #endif
 #endif

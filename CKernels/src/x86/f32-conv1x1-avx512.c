@@ -34,12 +34,10 @@ int gl_f32_conv1x1_deep_supports(const gl_conv2d_params *p) {
     return gl_f32_conv1x1_supports(p) && p->in_c >= 192 && p->out_c >= 64;
 }
 
-static size_t width_x32(size_t nc, size_t n0) { return nc - n0 > 16 ? 32 : 16; }
-
 size_t gl_f32_conv1x1_packed_size_x32(const gl_conv2d_params *p) {
     size_t size = 0;
-    for (size_t n0 = 0; n0 < p->out_c; n0 += width_x32(p->out_c, n0))
-        size += width_x32(p->out_c, n0) * (p->in_c + 1);
+    for (size_t n0 = 0; n0 < p->out_c; n0 += gl_avx512_width_x32(p->out_c, n0))
+        size += gl_avx512_width_x32(p->out_c, n0) * (p->in_c + 1);
     return size;
 }
 
@@ -47,7 +45,7 @@ void gl_f32_conv1x1_pack_x32(const gl_conv2d_params *p, const float *weights_oih
                              const float *bias, float *packed) {
     assert(gl_f32_conv1x1_deep_supports(p));
     assert(weights_oihw != NULL && packed != NULL);
-    gl_pack_pointwise_panels(p, weights_oihw, bias, packed, width_x32);
+    gl_pack_pointwise_panels(p, weights_oihw, bias, packed, gl_avx512_width_x32);
 }
 
 /* MR pixels × NV (1 or 2) vectors of one panel; `last` masks the last vector's lanes. */
@@ -85,7 +83,7 @@ GL_AVX512_INLINE void rows_x32(const size_t MR, size_t kc, const float *a, const
                                float flo, float fhi) {
     const __m512 lo = _mm512_set1_ps(flo), hi = _mm512_set1_ps(fhi);
     for (size_t n = n0; n < n1;) {
-        const size_t width = width_x32(nc, n), real = nc - n < width ? nc - n : width;
+        const size_t width = gl_avx512_width_x32(nc, n), real = nc - n < width ? nc - n : width;
         const __mmask16 last = (__mmask16)((1u << (real - (width - 16))) - 1u);
         if (width == 32) tile_x32(MR, 2, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last);
         else tile_x32(MR, 1, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last);
@@ -115,7 +113,7 @@ void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
 
-    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, width_x32, rows_x32_fns, MR12);
+    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, gl_avx512_width_x32, rows_x32_fns, MR12);
 }
 
 #endif

@@ -5,7 +5,8 @@
 
 /* The AVX2 registry (see kernels-avx2.c) with the 12x32 pointwise kernel first for the deep
  * layers it is faster on (shallower pointwise layers keep the 6x16 kernel), and 16-channel
- * depthwise 3x3/5x5 before the AVX2 ones, which still take dilated or stride-3 windows. */
+ * depthwise 3x3/5x5 before the AVX2 ones, which still take dilated or stride-3 windows; and
+ * the stem kernel that reads the caller's CHW image (only it accepts input_chw). */
 static const gl_conv2d_kernel avx512_conv2d[] = {
     GL_CONV2D(gl_f32_conv1x1_1x64__avx2, "avx2", gl_f32_conv1x1_small_supports,
               gl_f32_conv1x1_packed_size_x64, gl_f32_conv1x1_pack_x64),
@@ -23,6 +24,8 @@ static const gl_conv2d_kernel avx512_conv2d[] = {
               gl_f32_dwconv_packed_size_c8, gl_f32_dwconv_pack_c8),
     GL_CONV2D(gl_f32_dwconv_kxk__avx2, "avx2", gl_f32_dwconv_supports,
               gl_f32_dwconv_packed_size_c8, gl_f32_dwconv_pack_c8),
+    GL_CONV2D(gl_f32_conv2d_chw_12x32__avx512, "avx512", gl_f32_conv2d_chw_supports,
+              gl_f32_conv2d_chw_packed_size_x32, gl_f32_conv2d_chw_pack_x32),
     GL_CONV2D(gl_f32_conv2d_6x16__avx2, "avx2", gl_f32_conv2d_supports,
               gl_f32_conv2d_packed_size_x16, gl_f32_conv2d_pack_x16),
 };
