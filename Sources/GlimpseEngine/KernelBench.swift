@@ -13,12 +13,16 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
     public var groups: Int
     public var clampMin: Float, clampMax: Float
     public var residual: Bool
+    /// The input is the caller's CHW image (a first conv); a variant without a kernel for that
+    /// is timed on the NHWC form, which is what the engine runs after transposing.
+    public var inputCHW: Bool
 
     init(_ p: gl_conv2d_params, residual: Bool) {
         (inH, inW, inC, outH, outW, outC) = (p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c)
         (kernelH, kernelW, strideH, strideW) = (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w)
         (padTop, padLeft, groups) = (p.pad_top, p.pad_left, p.groups)
         (clampMin, clampMax, self.residual) = (p.output_min, p.output_max, residual)
+        inputCHW = p.input_chw != 0
     }
 
     var params: gl_conv2d_params {
@@ -28,6 +32,7 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
         (p.dilation_h, p.dilation_w) = (1, 1)
         (p.pad_top, p.pad_left, p.groups) = (padTop, padLeft, groups)
         (p.output_min, p.output_max) = (clampMin, clampMax)
+        p.input_chw = inputCHW ? 1 : 0
         return p
     }
 
@@ -41,7 +46,7 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
         let channels = kind.hasPrefix("dw") ? "\(inC)" : "\(inC)→\(outC)"
         // Pointwise convs are lowered as H·W rows of one pixel; show their pixel count.
         let size = kind == "1x1" && inW == 1 ? "\(inH)px" : "\(inH)x\(inW)"
-        return "\(kind)\(stride) \(size)x\(channels)" + (residual ? " +res" : "")
+        return "\(kind)\(stride) \(size)x\(channels)" + (residual ? " +res" : "") + (inputCHW ? " chw" : "")
     }
 }
 
@@ -86,6 +91,9 @@ public enum KernelBench {
 
         init(_ shape: ConvShape, table: UnsafePointer<gl_kernels>) throws(EngineError) {
             params = shape.params
+            if params.input_chw != 0, withUnsafePointer(to: params, { gl_conv2d_select(table, $0) }) == nil {
+                params.input_chw = 0
+            }
             guard let kernel = withUnsafePointer(to: params, { gl_conv2d_select(table, $0) }) else {
                 throw .unsupportedFeature(node: "\(shape)", what: "this shape in \(String(cString: table.pointee.variant))")
             }
@@ -98,7 +106,7 @@ public enum KernelBench {
             }
             let weights = random(shape.outC * (shape.inC / shape.groups) * shape.kernelH * shape.kernelW), bias = random(shape.outC)
             defer { weights.deallocate(); bias.deallocate() }
-            var p = shape.params
+            var p = params
             let packed = Prepared.buffer(kernel.pointee.packed_size(&p))
             kernel.pointee.pack(&p, weights.baseAddress, bias.baseAddress, packed.baseAddress)
             self.packed = packed
