@@ -697,8 +697,30 @@ static void directed_chw(void) {
     report(!taken, "no kernel takes a CHW input that is dilated, has 5 channels or is grouped");
 }
 
+/* Depthwise 3x3 at stride 1 on 64+ channels, where the AVX-512 kernel computes rows in pairs:
+ * odd and even heights, so a pair's second row and the last row alone both occur, all pads. */
+static void directed_wide_depthwise(void) {
+    static const size_t channels[] = {64, 65, 80, 100, 144};
+    for (size_t i = 0; i < 30; i++) {
+        conv_case cc;
+        gl_conv2d_params *p = &cc.p;
+        memset(p, 0, sizeof *p);
+        p->in_c = p->out_c = p->groups = channels[i % COUNT(channels)];
+        p->kernel_h = p->kernel_w = 3;
+        p->stride_h = p->stride_w = 1;
+        p->dilation_h = p->dilation_w = 1;
+        p->in_h = rng_range(1, 12);
+        p->in_w = rng_range(1, 20);
+        random_spatial(p);
+        random_options(&cc);
+        cc.family = "depthwise";
+        check_conv_case(&cc);
+    }
+}
+
 static void test_conv(size_t random_cases) {
     directed_chw();
+    directed_wide_depthwise();
     directed_pads();
     directed_big_windows();
     directed_deep_pointwise();
