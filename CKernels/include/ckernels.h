@@ -86,6 +86,16 @@ typedef struct gl_kernels {
                  float beta, float *c, size_t ldc);
 } gl_kernels;
 
+/*
+ * A hint for the calling thread: the `bytes` at `p` are read next (the next layer's packed
+ * weights). Until they are all touched, the x86 pointwise GEMMs and AVX-512 depthwise convs
+ * touch one cache line of it per step of their inner loop, so the next layer finds its
+ * weights in cache instead of starting with a wait on memory (each layer's weights are
+ * evicted by the time the next run comes round: Lite0 has 19 MB of them). Other kernels
+ * ignore it; gl_prefetch_next(NULL, 0) clears it. Results never depend on it.
+ */
+void gl_prefetch_next(const void *p, size_t bytes);
+
 /* y[b][c][r] = x[b][r][c] for a batch of rows × columns matrices (x and y do not overlap). */
 void gl_f32_transpose(size_t batch, size_t rows, size_t columns, const float *x, float *y);
 

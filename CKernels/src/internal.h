@@ -41,6 +41,25 @@ GL_INLINE void gl_tap_range(ptrdiff_t base, size_t dilation, size_t k, size_t n,
     *k1 = hi;
 }
 
+/*
+ * The calling thread's gl_prefetch_next window: [cursor, end) still to touch. A kernel that
+ * takes part copies it once per call (gl_prefetch_window_of_thread: a function, as gcc's
+ * accesses to a thread-local from AVX-512 code give relocations ld cannot relax), passes the
+ * copy down to its tiles, which touch one line per inner-loop step (gl_prefetch_line), and
+ * stores it back when done.
+ */
+typedef struct gl_prefetch_window {
+    const char *cursor, *end;
+} gl_prefetch_window;
+gl_prefetch_window *gl_prefetch_window_of_thread(void);
+
+GL_INLINE void gl_prefetch_line(const char **cursor, const char *end) {
+    if (*cursor < end) {
+        __builtin_prefetch(*cursor, 0, 3);
+        *cursor += 64;
+    }
+}
+
 /* The checks every conv kernel's `supports` starts with: sizes positive,
  * channels divisible by groups, output_min <= output_max (neither NaN). */
 int gl_conv2d_params_valid(const gl_conv2d_params *p); /* ... and the input is NHWC */
@@ -69,7 +88,8 @@ GL_INLINE size_t gl_next_block(size_t m, size_t mr) {
  * [n0, n1); width(nc, n0) is the packing's panel width (see gl_pack_pointwise_panels).
  */
 typedef void (*gl_pointwise_rows_fn)(size_t kc, const float *a, const float *w, size_t n0, size_t n1,
-                                     size_t nc, float *c, const float *r, float lo, float hi);
+                                     size_t nc, float *c, const float *r, float lo, float hi,
+                                     gl_prefetch_window *pf);
 void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float *packed,
                       const float *residual, float *output, size_t row_begin, size_t row_end,
                       size_t (*width)(size_t nc, size_t n0), const gl_pointwise_rows_fn *rows, size_t mr_max);

@@ -3,6 +3,15 @@
 
 #include <assert.h>
 
+static _Thread_local gl_prefetch_window window;
+
+void gl_prefetch_next(const void *p, size_t bytes) {
+    window.cursor = p;
+    window.end = p != NULL ? (const char *)p + bytes : NULL;
+}
+
+gl_prefetch_window *gl_prefetch_window_of_thread(void) { return &window; }
+
 int gl_conv2d_params_valid(const gl_conv2d_params *p) {
     return p != NULL && !p->input_chw && gl_conv2d_params_valid_any_layout(p);
 }
@@ -48,6 +57,8 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
     const size_t first = row_begin * p->out_w;
     const size_t m = (row_end - row_begin) * p->out_w;
     const float *w0 = packed;
+    gl_prefetch_window *const thread_pf = gl_prefetch_window_of_thread();
+    gl_prefetch_window pf = *thread_pf;
     for (size_t n0 = 0; n0 < nc && m != 0;) {
         size_t n1 = n0, floats = 0; /* at least one panel per pass */
         while (n1 < nc && (n1 == n0 || floats + width(nc, n1) * (kc + 1) <= PASS_FLOATS)) {
@@ -59,7 +70,7 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
         const float *r = residual != NULL ? residual + first * nc : NULL;
         for (size_t left = m; left != 0;) {
             const size_t mr = gl_next_block(left, mr_max);
-            rows[mr](kc, a, w0, n0, n1, nc, c, r, p->output_min, p->output_max);
+            rows[mr](kc, a, w0, n0, n1, nc, c, r, p->output_min, p->output_max, &pf);
             a += mr * kc;
             c += mr * nc;
             if (r != NULL) r += mr * nc;
@@ -68,6 +79,7 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
         w0 += floats;
         n0 = n1;
     }
+    *thread_pf = pf;
 }
 
 /* Depthwise weights in blocks of `block` channels (the last zero-padded), each block

@@ -305,6 +305,17 @@ static int check_kernel(const gl_conv2d_kernel *k, const conv_case *cc, const gb
         ok = 0;
     }
 
+    /* a prefetch window (gl_prefetch_next: here the packed weights themselves) changes nothing */
+    gbuf outp = gb_new(out_size(p));
+    gl_prefetch_next(packed.p, packed.n * sizeof(float));
+    k->run(p, in->p, packed.p, resp, outp.p, 0, p->out_h);
+    gl_prefetch_next(NULL, 0);
+    if (!gb_same(&outa, &outp) || !gb_guards_ok(&outp)) {
+        detail("with a prefetch window the result differs");
+        ok = 0;
+    }
+    gb_free(&outp);
+
     /* rows [s1, s2) alone touch only those rows; then the rest completes the same result */
     const size_t s1 = rng_range(0, p->out_h), s2 = rng_range(s1, p->out_h);
     gbuf outb = gb_new(out_size(p));

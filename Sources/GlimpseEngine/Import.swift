@@ -18,6 +18,9 @@ public struct LoadOptions: Sendable {
     public var fuseExpandDepthwise = true
     /// Scratch per thread for a fused band, bytes: about a quarter of a core's L2.
     public var fusedBandBytes = 256 * 1024
+    /// While a step runs, stream the next step's weights toward the cache (gl_prefetch_next),
+    /// so a layer does not start by waiting on memory. Off only to measure what it brings.
+    public var prefetchNextWeights = true
 
     public init() {}
 

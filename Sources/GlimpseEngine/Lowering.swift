@@ -16,6 +16,23 @@ struct Program: Sendable {
     var storage: ConstantStorage
     /// Which conv kernel each conv node runs, for profiles and tests.
     var convKernels: [(node: String, kernel: String)]
+    /// Per step, the weights its thread prefetches while it runs (Session.run): the next step's,
+    /// at most a pointwise GEMM's first pass (about 384 KB), which is what that step reads first.
+    /// All nil when LoadOptions.prefetchNextWeights is off.
+    var prefetch: [WeightSpan?]
+
+    /// Bytes of a model's constant storage (which lives as long as the program).
+    struct WeightSpan: @unchecked Sendable {
+        var start: UnsafeRawPointer
+        var bytes: Int
+    }
+
+    static func prefetchPlan(_ steps: [any Step]) -> [WeightSpan?] {
+        steps.indices.map { index in
+            guard index + 1 < steps.count, let w = steps[index + 1].weights, let start = w.baseAddress else { return nil }
+            return WeightSpan(start: start, bytes: min(w.count, 384 * 1024))
+        }
+    }
 }
 
 struct Lowering {
@@ -82,14 +99,16 @@ struct Lowering {
         let unshared = Set(buffers.indices.map(root)).reduce(0) { $0 + buffers[$1].size }
         let roots = buffers.indices.map(root)
         let offset = { (id: Int) -> Int in offsets[roots[id]]! }
+        let steps = pending.map { $0.build(offset) }
         return Program(
-            steps: pending.map { $0.build(offset) },
+            steps: steps,
             arenaSize: size,
             unsharedSize: unshared,
             inputs: zip(graph.inputs, inputBuffers).map { ($0, graph.shape($0), offset($1)) },
             outputs: zip(graph.outputs, outputBuffers).map { ($0, graph.shape($0), offset($1)) },
             storage: storage,
-            convKernels: convKernels)
+            convKernels: convKernels,
+            prefetch: options.prefetchNextWeights ? Program.prefetchPlan(steps) : Array(repeating: nil, count: steps.count))
     }
 
     // MARK: buffers and operands

@@ -150,16 +150,25 @@ public final class Session {
         return UnsafeBufferPointer(start: arena + spec.offset, count: elementCount(spec.shape))
     }
 
-    /// Runs the model on what `input(_:)` holds.
+    /// Runs the model on what `input(_:)` holds. While a step runs, its thread streams the next
+    /// step's weights toward the cache (gl_prefetch_next; the first pass's worth of them).
     public func run() {
         let context = RunContext(arena: arena, scratch: scratch, pool: pool)
-        for step in model.program.steps { step.run(context) }
+        let steps = model.program.steps, next = model.program.prefetch
+        for index in steps.indices {
+            gl_prefetch_next(next[index]?.start, next[index]?.bytes ?? 0)
+            steps[index].run(context)
+        }
+        gl_prefetch_next(nil, 0)
     }
 
     /// Runs once, timing every step; returns (kind, nanoseconds) per step in order.
     public func profile() -> [(kind: String, layer: String, nanoseconds: UInt64)] {
         let context = RunContext(arena: arena, scratch: scratch, pool: pool)
-        return model.program.steps.map { step in
+        let next = model.program.prefetch
+        defer { gl_prefetch_next(nil, 0) }
+        return model.program.steps.enumerated().map { index, step in
+            gl_prefetch_next(next[index]?.start, next[index]?.bytes ?? 0)
             let start = DispatchTime.now().uptimeNanoseconds
             step.run(context)
             return (step.kind, step.layer, DispatchTime.now().uptimeNanoseconds - start)

@@ -53,12 +53,15 @@ protocol Step: Sendable {
     var layer: String { get }
     /// Floats of session scratch the step needs with `threads` intra-op threads.
     func scratchFloats(threads: Int) -> Int
+    /// The packed weights the step reads first, if any: what the step before it prefetches.
+    var weights: UnsafeRawBufferPointer? { get }
     func run(_ context: RunContext)
 }
 
 extension Step {
     var layer: String { kind }
     func scratchFloats(threads: Int) -> Int { 0 }
+    var weights: UnsafeRawBufferPointer? { nil }
 }
 
 final class ConvStep: Step, @unchecked Sendable {
@@ -70,6 +73,10 @@ final class ConvStep: Step, @unchecked Sendable {
 
     var kind: String { String(cString: kernel.pointee.name) }
     var layer: String { ConvShape(params, residual: residual != nil).description }
+    var weights: UnsafeRawBufferPointer? {
+        let floats = withUnsafePointer(to: params) { kernel.pointee.packed_size($0) }
+        return UnsafeRawBufferPointer(start: packed, count: floats * MemoryLayout<Float>.size)
+    }
 
     init(kernel: UnsafePointer<gl_conv2d_kernel>, params: gl_conv2d_params, packed: UnsafePointer<Float>,
          input: Operand, residual: Operand?, output: Int, batch: Int) {
@@ -115,6 +122,11 @@ final class ExpandDepthwiseStep: Step, @unchecked Sendable {
     deinit { fused.deallocate() }
 
     func scratchFloats(threads: Int) -> Int { gl_expand_dw_scratch_floats(fused, threads) }
+
+    var weights: UnsafeRawBufferPointer? {
+        let floats = withUnsafePointer(to: fused.pointee.expand_params) { fused.pointee.expand.pointee.packed_size($0) }
+        return UnsafeRawBufferPointer(start: fused.pointee.expand_packed, count: floats * MemoryLayout<Float>.size)
+    }
 
     func run(_ context: RunContext) {
         let arena = context.arena

@@ -27,6 +27,9 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("band-kb"), help: .hidden)
     var bandKB = 256
 
+    @Flag(name: .customLong("no-prefetch"), help: "Do not stream each layer's weights toward the cache while the layer before runs (to measure what it brings).")
+    var noPrefetch = false
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard bandKB >= 1 else { throw ValidationError("--band-kb must be at least 1") }
@@ -36,6 +39,7 @@ struct EngineOptions: ParsableArguments {
         var options = LoadOptions()
         options.fuseExpandDepthwise = !noFuse
         options.fusedBandBytes = bandKB * 1024
+        options.prefetchNextWeights = !noPrefetch
         options.kernels = kernels
         return options
     }

@@ -64,7 +64,7 @@ void gl_f32_conv1x1_pack_x16(const gl_conv2d_params *p, const float *weights_oih
  */
 GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const float *a,
                              size_t lda, const float *w, float *c, size_t ldc, const float *r,
-                             __m256 lo, __m256 hi, size_t n) {
+                             __m256 lo, __m256 hi, size_t n, gl_prefetch_window *pf) {
     __m256 acc[MR6][3];
     const float *ap[MR6];
     GL_UNROLL for (size_t i = 0; i < MR; i++) {
@@ -72,7 +72,9 @@ GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const 
         GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm256_loadu_ps(w + 8 * v);
     }
     w += NV * 8;
+    const char *line = pf->cursor, *const line_end = pf->end;
     for (size_t k = 0; k < kc; k++) {
+        gl_prefetch_line(&line, line_end);
         __m256 wv[3];
         GL_UNROLL for (size_t v = 0; v < NV; v++) wv[v] = _mm256_loadu_ps(w + 8 * v);
         w += NV * 8;
@@ -81,6 +83,7 @@ GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const 
             GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(ai, wv[v], acc[i][v]);
         }
     }
+    pf->cursor = line;
     GL_UNROLL for (size_t i = 0; i < MR; i++)
         gl_avx2_store_pixel(NV, c + i * ldc, r != NULL ? r + i * ldc : NULL, acc[i], lo, hi, n);
 }
@@ -93,23 +96,23 @@ GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const 
  */
 GL_AVX2_INLINE void rows_x16(const size_t MR, size_t kc, const float *a, const float *w,
                              size_t n0, size_t n1, size_t nc, float *c, const float *r,
-                             float flo, float fhi) {
+                             float flo, float fhi, gl_prefetch_window *pf) {
     const __m256 lo = _mm256_set1_ps(flo), hi = _mm256_set1_ps(fhi);
     for (size_t n = n0; n < n1;) {
         const size_t width = width_x16(nc, n), real = nc - n < width ? nc - n : width;
         float *cn = c + n;
         const float *rn = r != NULL ? r + n : NULL;
         if (width == 16) {
-            tile_x16(MR, 2, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+            tile_x16(MR, 2, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
         } else if (width == 8) {
-            tile_x16(MR, 1, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+            tile_x16(MR, 1, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
         } else if (MR <= 4) {
-            tile_x16(MR, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+            tile_x16(MR, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
         } else {
             const size_t top = MR / 2 + MR % 2, rest = MR - top; /* 6 = 3 + 3, 5 = 3 + 2 */
-            tile_x16(top, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real);
+            tile_x16(top, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
             tile_x16(rest, 3, kc, a + top * kc, kc, w, cn + top * nc, nc,
-                     rn != NULL ? rn + top * nc : NULL, lo, hi, real);
+                     rn != NULL ? rn + top * nc : NULL, lo, hi, real, pf);
         }
         w += width * (kc + 1);
         n += width;
@@ -119,8 +122,8 @@ GL_AVX2_INLINE void rows_x16(const size_t MR, size_t kc, const float *a, const f
 #define ROWS_X16(mr)                                                                           \
     GL_AVX2 static void rows_x16_##mr(size_t kc, const float *a, const float *w, size_t n0,      \
                                       size_t n1, size_t nc, float *c, const float *r, float lo, \
-                                      float hi) {                                               \
-        rows_x16(mr, kc, a, w, n0, n1, nc, c, r, lo, hi);                                       \
+                                      float hi, gl_prefetch_window *pf) {                       \
+        rows_x16(mr, kc, a, w, n0, n1, nc, c, r, lo, hi, pf);                                   \
     }
 ROWS_X16(1)
 ROWS_X16(2)

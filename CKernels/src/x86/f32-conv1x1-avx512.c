@@ -51,12 +51,14 @@ void gl_f32_conv1x1_pack_x32(const gl_conv2d_params *p, const float *weights_oih
 /* MR pixels × NV (1 or 2) vectors of one panel; `last` masks the last vector's lanes. */
 GL_AVX512_INLINE void tile_x32(const size_t MR, const size_t NV, size_t kc, const float *a,
                                const float *w, float *c, size_t ldc, const float *r,
-                               __m512 lo, __m512 hi, __mmask16 last) {
+                               __m512 lo, __m512 hi, __mmask16 last, gl_prefetch_window *pf) {
     __m512 acc[MR12][2];
     GL_UNROLL for (size_t i = 0; i < MR; i++)
         GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm512_loadu_ps(w + 16 * v);
     w += NV * 16;
+    const char *line = pf->cursor, *const line_end = pf->end;
     for (size_t k = 0; k < kc; k++) {
+        gl_prefetch_line(&line, line_end);
         __m512 wv[2];
         GL_UNROLL for (size_t v = 0; v < NV; v++) wv[v] = _mm512_loadu_ps(w + 16 * v);
         w += NV * 16;
@@ -65,6 +67,7 @@ GL_AVX512_INLINE void tile_x32(const size_t MR, const size_t NV, size_t kc, cons
             GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, wv[v], acc[i][v]);
         }
     }
+    pf->cursor = line;
     GL_UNROLL for (size_t i = 0; i < MR; i++) {
         GL_UNROLL for (size_t v = 0; v < NV; v++) {
             const __mmask16 m = v + 1 == NV ? last : (__mmask16)0xFFFF;
@@ -80,13 +83,13 @@ GL_AVX512_INLINE void tile_x32(const size_t MR, const size_t NV, size_t kc, cons
 /* MR pixels against the panels of output columns [n0, n1), weights from w. */
 GL_AVX512_INLINE void rows_x32(const size_t MR, size_t kc, const float *a, const float *w,
                                size_t n0, size_t n1, size_t nc, float *c, const float *r,
-                               float flo, float fhi) {
+                               float flo, float fhi, gl_prefetch_window *pf) {
     const __m512 lo = _mm512_set1_ps(flo), hi = _mm512_set1_ps(fhi);
     for (size_t n = n0; n < n1;) {
         const size_t width = gl_avx512_width_x32(nc, n), real = nc - n < width ? nc - n : width;
         const __mmask16 last = (__mmask16)((1u << (real - (width - 16))) - 1u);
-        if (width == 32) tile_x32(MR, 2, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last);
-        else tile_x32(MR, 1, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last);
+        if (width == 32) tile_x32(MR, 2, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last, pf);
+        else tile_x32(MR, 1, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last, pf);
         w += width * (kc + 1);
         n += width;
     }
@@ -95,8 +98,8 @@ GL_AVX512_INLINE void rows_x32(const size_t MR, size_t kc, const float *a, const
 #define ROWS_X32(mr)                                                                             \
     GL_AVX512 static void rows_x32_##mr(size_t kc, const float *a, const float *w, size_t n0,      \
                                         size_t n1, size_t nc, float *c, const float *r, float lo, \
-                                        float hi) {                                               \
-        rows_x32(mr, kc, a, w, n0, n1, nc, c, r, lo, hi);                                         \
+                                        float hi, gl_prefetch_window *pf) {                       \
+        rows_x32(mr, kc, a, w, n0, n1, nc, c, r, lo, hi, pf);                                     \
     }
 ROWS_X32(1) ROWS_X32(2) ROWS_X32(3) ROWS_X32(4) ROWS_X32(5) ROWS_X32(6)
 ROWS_X32(7) ROWS_X32(8) ROWS_X32(9) ROWS_X32(10) ROWS_X32(11) ROWS_X32(12)

@@ -39,13 +39,15 @@ int gl_f32_dwconv_5x5_tiled_supports(const gl_conv2d_params *p) {
 GL_AVX512_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, const float *in,
                               size_t C, size_t in_w, ptrdiff_t row0, size_t ky0, size_t ky1,
                               ptrdiff_t ix0, const float *wb, __mmask16 mask, float *o,
-                              const float *r, size_t n, __m512 lo, __m512 hi) {
+                              const float *r, size_t n, __m512 lo, __m512 hi, gl_prefetch_window *pf) {
     const size_t NCOL = (NX - 1) * S + K;
     const size_t row_stride = in_w * C;
     __m512 acc[NX];
     const __m512 bias = _mm512_loadu_ps(wb);
     GL_UNROLL for (size_t t = 0; t < NX; t++) acc[t] = bias;
+    const char *line = pf->cursor, *const line_end = pf->end;
     for (size_t ky = ky0; ky < ky1; ky++) {
+        gl_prefetch_line(&line, line_end); /* the next layer's weights (gl_prefetch_next) */
         const float *row = in + (size_t)(row0 + (ptrdiff_t)ky) * row_stride;
         const float *wrow = wb + 16 + ky * K * 16;
         __m512 wk[5];
@@ -65,6 +67,7 @@ GL_AVX512_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, 
             }
         }
     }
+    pf->cursor = line;
     GL_UNROLL for (size_t t = 0; t < NX; t++) {
         if (BORDER && t >= n) break;
         __m512 x = acc[t];
@@ -157,6 +160,8 @@ GL_AVX512_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_pa
     const size_t cfull = C / 16 * 16;
     const __mmask16 full = 0xFFFF, tail = (__mmask16)((1u << (C - cfull)) - 1u);
     const int pairs = K == 3 && S == 1 && p->stride_h == 1 && C >= 64;
+    gl_prefetch_window *const thread_pf = gl_prefetch_window_of_thread();
+    gl_prefetch_window pf = *thread_pf;
     for (size_t y = row_begin; y < row_end; y++) {
         const ptrdiff_t row0 = (ptrdiff_t)(y * p->stride_h) - (ptrdiff_t)p->pad_top;
         if (pairs && y + 1 < row_end && row0 >= 0 && row0 + 4 <= (ptrdiff_t)in_h) {
@@ -176,17 +181,18 @@ GL_AVX512_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_pa
             if (interior) {
                 for (; c0 < cfull; c0 += 16, wb += bsize)
                     dw_tile(K, S, 0, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, o + c0,
-                            r != NULL ? r + c0 : NULL, n, lo, hi);
+                            r != NULL ? r + c0 : NULL, n, lo, hi, &pf);
             } else {
                 for (; c0 < cfull; c0 += 16, wb += bsize)
                     dw_tile(K, S, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, o + c0,
-                            r != NULL ? r + c0 : NULL, n, lo, hi);
+                            r != NULL ? r + c0 : NULL, n, lo, hi, &pf);
             }
             if (c0 < C)
                 dw_tile(K, S, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, tail, o + c0,
-                        r != NULL ? r + c0 : NULL, n, lo, hi);
+                        r != NULL ? r + c0 : NULL, n, lo, hi, &pf);
         }
     }
+    *thread_pf = pf;
 }
 
 GL_AVX512 static void dw_3x3s1(const gl_conv2d_params *p, const float *i, const float *w,
