@@ -10,6 +10,23 @@
 #define GL_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define GL_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
 
+/*
+ * The epilogue of an MR pixels × NV vectors block of a GEMM-shaped kernel: + residual (r may be
+ * NULL), clamp, store; pixels ldc floats apart, the last vector's lanes masked by `last`.
+ * Bound first: MAXPS/MINPS pass their second operand on NaN, so a NaN sum survives.
+ */
+GL_AVX512_INLINE void gl_avx512_store_block(const size_t MR, const size_t NV, __m512 (*acc)[2], float *c,
+                                            size_t ldc, const float *r, __m512 lo, __m512 hi, __mmask16 last) {
+    GL_UNROLL for (size_t i = 0; i < MR; i++) {
+        GL_UNROLL for (size_t v = 0; v < NV; v++) {
+            const __mmask16 m = v + 1 == NV ? last : (__mmask16)0xFFFF;
+            __m512 x = acc[i][v];
+            if (r != NULL) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, r + i * ldc + 16 * v));
+            _mm512_mask_storeu_ps(c + i * ldc + 16 * v, m, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
+        }
+    }
+}
+
 /* Panels of 32 output channels, the last of 16 when that is enough: the width of the one
  * starting at channel n0 of nc. */
 static inline size_t gl_avx512_width_x32(size_t nc, size_t n0) { return nc - n0 > 16 ? 32 : 16; }

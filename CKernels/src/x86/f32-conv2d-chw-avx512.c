@@ -92,16 +92,7 @@ GL_AVX512_INLINE void chw_tile(const size_t MRT, const size_t NV, const taps *t,
             }
         }
     }
-    GL_UNROLL for (size_t i = 0; i < MRT; i++) {
-        GL_UNROLL for (size_t v = 0; v < NV; v++) {
-            const __mmask16 m = v + 1 == NV ? last : (__mmask16)0xFFFF;
-            __m512 x = acc[i][v];
-            if (r != NULL) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, r + i * ldc + 16 * v));
-            /* bound first: MAXPS/MINPS pass their second operand on NaN, so a NaN sum survives */
-            x = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
-            _mm512_mask_storeu_ps(c + i * ldc + 16 * v, m, x);
-        }
-    }
+    gl_avx512_store_block(MRT, NV, acc, c, ldc, r, lo, hi, last);
 }
 
 typedef void (*tile_fn)(const taps *t, size_t C, size_t kw, const float *bias, const float *w, float *c,

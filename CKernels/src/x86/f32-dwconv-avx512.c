@@ -87,7 +87,7 @@ GL_AVX512_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, 
  */
 GL_AVX512_INLINE void dw_tile2(const int BORDER, const float *in, size_t C, size_t in_w, ptrdiff_t row0,
                                ptrdiff_t ix0, const float *wb, __mmask16 mask, float *o, size_t out_row,
-                               const float *r, size_t n, __m512 lo, __m512 hi) {
+                               const float *r, size_t n, __m512 lo, __m512 hi, gl_prefetch_window *pf) {
     enum { K = 3, NCOL = NX + K - 1 };
     const size_t row_stride = in_w * C;
     __m512 acc[2][NX], wk[K][K];
@@ -95,7 +95,9 @@ GL_AVX512_INLINE void dw_tile2(const int BORDER, const float *in, size_t C, size
     GL_UNROLL for (size_t t = 0; t < NX; t++) acc[0][t] = acc[1][t] = bias;
     GL_UNROLL for (size_t ky = 0; ky < K; ky++)
         GL_UNROLL for (size_t kx = 0; kx < K; kx++) wk[ky][kx] = _mm512_loadu_ps(wb + 16 + (ky * K + kx) * 16);
+    const char *line = pf->cursor, *const line_end = pf->end;
     GL_UNROLL for (size_t ry = 0; ry < K + 1; ry++) {
+        gl_prefetch_line(&line, line_end); /* the next layer's weights (gl_prefetch_next) */
         const float *row = in + (size_t)(row0 + (ptrdiff_t)ry) * row_stride;
         GL_UNROLL for (size_t j = 0; j < NCOL; j++) {
             const size_t ix = (size_t)(ix0 + (ptrdiff_t)j); /* < 0 wraps: one test */
@@ -111,6 +113,7 @@ GL_AVX512_INLINE void dw_tile2(const int BORDER, const float *in, size_t C, size
             }
         }
     }
+    pf->cursor = line;
     GL_UNROLL for (size_t h = 0; h < 2; h++)
         GL_UNROLL for (size_t t = 0; t < NX; t++) {
             if (BORDER && t >= n) break;
@@ -120,32 +123,40 @@ GL_AVX512_INLINE void dw_tile2(const int BORDER, const float *in, size_t C, size
         }
 }
 
-/* Output rows y and y + 1 of a 3×3 stride-1 depthwise convolution whose windows lie inside the image vertically. */
-GL_AVX512_INLINE void dw_3x3s1_row_pair(const gl_conv2d_params *p, const float *input, const float *packed,
-                                        const float *residual, float *output, size_t y) {
+/*
+ * Output row y across the image, or rows y and y + 1 when PAIR (3×3, stride 1, both windows
+ * inside the image vertically: dw_tile2): tiles of NX pixels, each for every 16-channel block;
+ * interior tiles of whole blocks skip the edge tests.
+ */
+GL_AVX512_INLINE void dw_row(const size_t K, const size_t S, const int PAIR, const gl_conv2d_params *p,
+                             const float *input, const float *packed, const float *residual, float *output,
+                             size_t y, size_t ky0, size_t ky1, __m512 lo, __m512 hi, gl_prefetch_window *pf) {
     const size_t C = p->in_c, in_w = p->in_w, out_w = p->out_w, out_row = out_w * C;
-    const size_t bsize = 16 * (1 + 9);
-    const __m512 lo = _mm512_set1_ps(p->output_min), hi = _mm512_set1_ps(p->output_max);
-    const size_t cfull = C / 16 * 16;
+    const size_t NCOL = (NX - 1) * S + K, bsize = 16 * (1 + K * K), cfull = C / 16 * 16;
     const __mmask16 full = 0xFFFF, tail = (__mmask16)((1u << (C - cfull)) - 1u);
-    const ptrdiff_t row0 = (ptrdiff_t)y - (ptrdiff_t)p->pad_top;
+    const ptrdiff_t row0 = (ptrdiff_t)(y * p->stride_h) - (ptrdiff_t)p->pad_top;
     for (size_t x = 0; x < out_w; x += NX) {
-        const ptrdiff_t ix0 = (ptrdiff_t)x - (ptrdiff_t)p->pad_left;
+        const ptrdiff_t ix0 = (ptrdiff_t)(x * S) - (ptrdiff_t)p->pad_left;
         const size_t n = out_w - x < NX ? out_w - x : NX;
-        const int interior = n == NX && ix0 >= 0 && ix0 + (ptrdiff_t)(NX + 2) <= (ptrdiff_t)in_w;
+        const int interior = n == NX && ix0 >= 0 && ix0 + (ptrdiff_t)NCOL <= (ptrdiff_t)in_w;
         float *o = output + (y * out_w + x) * C;
         const float *r = residual != NULL ? residual + (y * out_w + x) * C : NULL;
         const float *wb = packed;
         size_t c0 = 0;
+#define DW_TILE(border, mask)                                                                              \
+    do {                                                                                                   \
+        if (PAIR) dw_tile2(border, input + c0, C, in_w, row0, ix0, wb, mask, o + c0, out_row,              \
+                           r != NULL ? r + c0 : NULL, n, lo, hi, pf);                                      \
+        else dw_tile(K, S, border, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, mask, o + c0,             \
+                     r != NULL ? r + c0 : NULL, n, lo, hi, pf);                                            \
+    } while (0)
         if (interior) {
-            for (; c0 < cfull; c0 += 16, wb += bsize)
-                dw_tile2(0, input + c0, C, in_w, row0, ix0, wb, full, o + c0, out_row, r != NULL ? r + c0 : NULL, n, lo, hi);
+            for (; c0 < cfull; c0 += 16, wb += bsize) DW_TILE(0, full);
         } else {
-            for (; c0 < cfull; c0 += 16, wb += bsize)
-                dw_tile2(1, input + c0, C, in_w, row0, ix0, wb, full, o + c0, out_row, r != NULL ? r + c0 : NULL, n, lo, hi);
+            for (; c0 < cfull; c0 += 16, wb += bsize) DW_TILE(1, full);
         }
-        if (c0 < C)
-            dw_tile2(1, input + c0, C, in_w, row0, ix0, wb, tail, o + c0, out_row, r != NULL ? r + c0 : NULL, n, lo, hi);
+        if (c0 < C) DW_TILE(1, tail);
+#undef DW_TILE
     }
 }
 
@@ -153,44 +164,19 @@ GL_AVX512_INLINE void dw_3x3s1_row_pair(const gl_conv2d_params *p, const float *
 GL_AVX512_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_params *p,
                               const float *input, const float *packed, const float *residual,
                               float *output, size_t row_begin, size_t row_end) {
-    const size_t C = p->in_c, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w;
-    const size_t NCOL = (NX - 1) * S + K;
-    const size_t bsize = 16 * (1 + K * K);
     const __m512 lo = _mm512_set1_ps(p->output_min), hi = _mm512_set1_ps(p->output_max);
-    const size_t cfull = C / 16 * 16;
-    const __mmask16 full = 0xFFFF, tail = (__mmask16)((1u << (C - cfull)) - 1u);
-    const int pairs = K == 3 && S == 1 && p->stride_h == 1 && C >= 64;
+    const int pairs = K == 3 && S == 1 && p->stride_h == 1 && p->in_c >= 64;
     gl_prefetch_window *const thread_pf = gl_prefetch_window_of_thread();
     gl_prefetch_window pf = *thread_pf;
     for (size_t y = row_begin; y < row_end; y++) {
         const ptrdiff_t row0 = (ptrdiff_t)(y * p->stride_h) - (ptrdiff_t)p->pad_top;
-        if (pairs && y + 1 < row_end && row0 >= 0 && row0 + 4 <= (ptrdiff_t)in_h) {
-            dw_3x3s1_row_pair(p, input, packed, residual, output, y++);
+        if (pairs && y + 1 < row_end && row0 >= 0 && row0 + 4 <= (ptrdiff_t)p->in_h) {
+            dw_row(K, S, 1, p, input, packed, residual, output, y++, 0, K, lo, hi, &pf);
             continue;
         }
         size_t ky0, ky1;
-        gl_tap_range(row0, 1, K, in_h, &ky0, &ky1);
-        for (size_t x = 0; x < out_w; x += NX) {
-            const ptrdiff_t ix0 = (ptrdiff_t)(x * S) - (ptrdiff_t)p->pad_left;
-            const size_t n = out_w - x < NX ? out_w - x : NX;
-            const int interior = n == NX && ix0 >= 0 && ix0 + (ptrdiff_t)NCOL <= (ptrdiff_t)in_w;
-            float *o = output + (y * out_w + x) * C;
-            const float *r = residual != NULL ? residual + (y * out_w + x) * C : NULL;
-            const float *wb = packed;
-            size_t c0 = 0;
-            if (interior) {
-                for (; c0 < cfull; c0 += 16, wb += bsize)
-                    dw_tile(K, S, 0, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, o + c0,
-                            r != NULL ? r + c0 : NULL, n, lo, hi, &pf);
-            } else {
-                for (; c0 < cfull; c0 += 16, wb += bsize)
-                    dw_tile(K, S, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, o + c0,
-                            r != NULL ? r + c0 : NULL, n, lo, hi, &pf);
-            }
-            if (c0 < C)
-                dw_tile(K, S, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, tail, o + c0,
-                        r != NULL ? r + c0 : NULL, n, lo, hi, &pf);
-        }
+        gl_tap_range(row0, 1, K, p->in_h, &ky0, &ky1);
+        dw_row(K, S, 0, p, input, packed, residual, output, y, ky0, ky1, lo, hi, &pf);
     }
     *thread_pf = pf;
 }
