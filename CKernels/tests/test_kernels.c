@@ -660,6 +660,23 @@ static void directed_deep_pointwise(void) {
     }
 }
 
+/* cc's window and channels as set, on a random image of up to max_h × max_w with random pads,
+ * bias, residual and clamp. */
+static void check_random_image(conv_case *cc, size_t max_h, size_t max_w, const char *family) {
+    cc->p.in_h = rng_range(1, max_h);
+    cc->p.in_w = rng_range(1, max_w);
+    random_spatial(&cc->p);
+    random_options(cc);
+    cc->family = family;
+    check_conv_case(cc);
+}
+
+static int any_variant_selects(const gl_conv2d_params *p) {
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++)
+        if (gl_conv2d_select(gl_kernels_variant(v), p) != NULL) return 1;
+    return 0;
+}
+
 /*
  * A first convolution reading the caller's CHW image (input_chw): 1-4 channels (1, 3 and 4
  * are the usual), windows 1-7 with stride 1-2, every pad case, output channel counts around
@@ -683,12 +700,7 @@ static void directed_chw(void) {
         p->stride_h = p->stride_w = rng_range(1, 2);
         if (rng_range(0, 5) == 0) p->stride_w = 3 - p->stride_h;
         p->dilation_h = p->dilation_w = 1;
-        p->in_h = rng_range(1, 12);
-        p->in_w = rng_range(1, 40);
-        random_spatial(p);
-        random_options(&cc);
-        cc.family = "chw";
-        check_conv_case(&cc);
+        check_random_image(&cc, 12, 40, "chw");
     }
     conv_case stem;
     gl_conv2d_params *p = &stem.p;
@@ -697,15 +709,12 @@ static void directed_chw(void) {
     stem.nan_input = 0, stem.bias = 1, stem.residual = 0, stem.family = "chw stem";
     check_conv_case(&stem);
     /* not for dilated, grouped or many-channel inputs */
-    gl_conv2d_params q = stem.p;
-    q.dilation_h = q.dilation_w = 2, q.out_h = q.out_w = 110;
-    int taken = 0;
-    for (size_t v = 0; v < gl_kernels_variant_count(); v++) taken |= gl_conv2d_select(gl_kernels_variant(v), &q) != NULL;
-    q = stem.p, q.in_c = 5;
-    for (size_t v = 0; v < gl_kernels_variant_count(); v++) taken |= gl_conv2d_select(gl_kernels_variant(v), &q) != NULL;
-    q = stem.p, q.in_c = q.out_c = q.groups = 3;
-    for (size_t v = 0; v < gl_kernels_variant_count(); v++) taken |= gl_conv2d_select(gl_kernels_variant(v), &q) != NULL;
-    report(!taken, "no kernel takes a CHW input that is dilated, has 5 channels or is grouped");
+    gl_conv2d_params dilated = stem.p, wide = stem.p, grouped = stem.p;
+    dilated.dilation_h = dilated.dilation_w = 2, dilated.out_h = dilated.out_w = 110;
+    wide.in_c = 5;
+    grouped.in_c = grouped.out_c = grouped.groups = 3;
+    report(!any_variant_selects(&dilated) && !any_variant_selects(&wide) && !any_variant_selects(&grouped),
+           "no kernel takes a CHW input that is dilated, has 5 channels or is grouped");
 }
 
 /* Depthwise 3x3 at stride 1 on 64+ channels, where the AVX-512 kernel computes rows in pairs:
@@ -720,12 +729,7 @@ static void directed_wide_depthwise(void) {
         p->kernel_h = p->kernel_w = 3;
         p->stride_h = p->stride_w = 1;
         p->dilation_h = p->dilation_w = 1;
-        p->in_h = rng_range(1, 12);
-        p->in_w = rng_range(1, 20);
-        random_spatial(p);
-        random_options(&cc);
-        cc.family = "depthwise";
-        check_conv_case(&cc);
+        check_random_image(&cc, 12, 20, "depthwise");
     }
 }
 
