@@ -41,9 +41,11 @@ static int always(void) { return 1; }
 static int avx2_supported(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
-/* AVX-512F (its table also uses AVX2 kernels). The OS must save zmm state, which
+/* AVX-512F and VL (its table also uses AVX2 kernels). The OS must save zmm state, which
  * __builtin_cpu_supports checks through XGETBV. */
-static int avx512_supported(void) { return avx2_supported() && __builtin_cpu_supports("avx512f"); }
+static int avx512_supported(void) {
+    return avx2_supported() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+}
 #endif
 /* NEON (src/arm/) is architectural on aarch64, so its `supported` is `always`. */
 

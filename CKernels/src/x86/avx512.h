@@ -41,6 +41,14 @@ void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
                                   const float *packed, const float *residual, float *output,
                                   size_t row_begin, size_t row_end);
 
+/* ---- f32-conv1x1-avx2.c, built for AVX-512VL: the 6x16 kernel's tiles and packing
+ * (gl_f32_conv1x1_pack_x16) with 32 ymm registers, 12 pixels × 16 or 8 × 24 channels,
+ * for outputs of at most 48 channels ---- */
+int gl_f32_conv1x1_thin_supports(const gl_conv2d_params *p);
+void gl_f32_conv1x1_12x16__avx512(const gl_conv2d_params *p, const float *input,
+                                  const float *packed, const float *residual, float *output,
+                                  size_t row_begin, size_t row_end);
+
 /* ---- f32-dwconv-avx512.c: 3x3 and 5x5 with dilation 1 and a horizontal stride of 1 or 2
  * (other depthwise shapes go to the AVX2 kernels); channels in blocks of 16 (the last
  * zero-padded), each block [bias[16], w[kernel_h * kernel_w][16]] ---- */

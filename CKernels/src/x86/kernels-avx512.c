@@ -6,12 +6,15 @@
 /* The AVX2 registry (see kernels-avx2.c) with the 12x32 pointwise kernel first for the deep
  * layers it is faster on (shallower pointwise layers keep the 6x16 kernel), and 16-channel
  * depthwise 3x3/5x5 before the AVX2 ones, which still take dilated or stride-3 windows; and
- * the stem kernel that reads the caller's CHW image (only it accepts input_chw). */
+ * the stem kernel that reads the caller's CHW image (only it accepts input_chw); thin pointwise
+ * outputs (<= 48 channels) take the 6x16 kernel's tiles built with 32 ymm registers. */
 static const gl_conv2d_kernel avx512_conv2d[] = {
     GL_CONV2D(gl_f32_conv1x1_1x64__avx2, "avx2", gl_f32_conv1x1_small_supports,
               gl_f32_conv1x1_packed_size_x64, gl_f32_conv1x1_pack_x64),
     GL_CONV2D(gl_f32_conv1x1_12x32__avx512, "avx512", gl_f32_conv1x1_deep_supports,
               gl_f32_conv1x1_packed_size_x32, gl_f32_conv1x1_pack_x32),
+    GL_CONV2D(gl_f32_conv1x1_12x16__avx512, "avx512", gl_f32_conv1x1_thin_supports,
+              gl_f32_conv1x1_packed_size_x16, gl_f32_conv1x1_pack_x16),
     GL_CONV2D(gl_f32_conv1x1_6x16__avx2, "avx2", gl_f32_conv1x1_supports,
               gl_f32_conv1x1_packed_size_x16, gl_f32_conv1x1_pack_x16),
     GL_CONV2D(gl_f32_dwconv_3x3__avx512, "avx512", gl_f32_dwconv_3x3_tiled_supports,
