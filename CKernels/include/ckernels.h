@@ -34,6 +34,9 @@ typedef struct gl_conv2d_params {
      * NHWC. Only kernels made for it accept it (a network's first conv, few input channels);
      * every other kernel's `supports` says no, and the engine then transposes the input. */
     int input_chw;
+    /* With input_chw: floats from one channel's plane to the next, 0 for in_h * in_w. Larger
+     * when the input is a band of rows of a taller image (gl_expand_dw). */
+    size_t in_plane;
 } gl_conv2d_params;
 
 /*
@@ -142,16 +145,17 @@ void gl_conv2d_run_parallel(gl_threadpool *pool, const gl_conv2d_kernel *kernel,
 void gl_threadpool_run(gl_threadpool *pool, void (*task)(void *context, size_t index, size_t count), void *context);
 
 /*
- * An inverted bottleneck's expansion fused with its depthwise conv: a pointwise conv
- * (`expand`, in the H·W-rows-of-one-pixel form) whose output only a depthwise conv (`dw`)
- * reads. The expanded tensor is never stored whole: each thread computes it a band of
+ * A convolution fused with the depthwise conv that alone reads its output: an inverted
+ * bottleneck's pointwise expansion (`expand` in the H·W-rows-of-one-pixel form), or any other
+ * conv (a network's stem: `expand` is then that conv, its output H × W × C) whose output only a
+ * depthwise conv (`dw`) reads. The expanded tensor is never stored whole: each thread computes it a band of
  * `band_rows` image rows at a time into its own scratch (sized to stay in L2), keeps the rows
  * the next band's windows share, and runs the depthwise conv on the band. The output is the
  * same, bit for bit, as running the two convolutions one after the other.
  */
 typedef struct gl_expand_dw {
     const gl_conv2d_kernel *expand;
-    gl_conv2d_params expand_params;   /* in_h = out_h = H·W, in_w = out_w = 1 */
+    gl_conv2d_params expand_params;   /* pointwise: in_h = out_h = H·W, in_w = out_w = 1; else out_h × out_w = H × W */
     const float *expand_packed;
     const gl_conv2d_kernel *dw;
     gl_conv2d_params dw_params;       /* in_h × in_w × in_c = H × W × expand out_c */
@@ -159,7 +163,8 @@ typedef struct gl_expand_dw {
     size_t band_rows;                 /* >= dw kernel_h; see gl_expand_dw_band_rows */
 } gl_expand_dw;
 
-/* 1 if expand and dw fit together (shapes agree, dw is depthwise). */
+/* 1 if expand and dw fit together (shapes agree, dw is depthwise, expand has no row-crossing
+ * layout quirks: NHWC, or CHW with in_plane free to be set). */
 int gl_expand_dw_valid(const gl_expand_dw *f);
 /* Band rows for a scratch of about `bytes` per thread (at least the window's height). */
 size_t gl_expand_dw_band_rows(const gl_conv2d_params *dw, size_t bytes);

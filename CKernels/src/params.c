@@ -18,6 +18,7 @@ int gl_conv2d_params_valid(const gl_conv2d_params *p) {
 
 int gl_conv2d_params_valid_any_layout(const gl_conv2d_params *p) {
     if (p == NULL) return 0;
+    if (!p->input_chw && p->in_plane != 0) return 0; /* a plane stride means a CHW input */
     if (p->in_h == 0 || p->in_w == 0 || p->in_c == 0) return 0;
     if (p->out_h == 0 || p->out_w == 0 || p->out_c == 0) return 0;
     if (p->kernel_h == 0 || p->kernel_w == 0) return 0;

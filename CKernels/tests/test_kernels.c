@@ -705,7 +705,7 @@ static void directed_chw(void) {
     conv_case stem;
     gl_conv2d_params *p = &stem.p;
     memset(p, 0, sizeof *p);
-    *p = (gl_conv2d_params){224, 224, 3, 112, 112, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0.0f, 6.0f, 1};
+    *p = (gl_conv2d_params){224, 224, 3, 112, 112, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0.0f, 6.0f, 1, 0};
     stem.nan_input = 0, stem.bias = 1, stem.residual = 0, stem.family = "chw stem";
     check_conv_case(&stem);
     /* not for dilated, grouped or many-channel inputs */
@@ -810,7 +810,7 @@ static void test_registry(void) {
            "re-selecting the best variant");
 
     /* Invalid parameters are supported by no kernel. */
-    gl_conv2d_params p = {8, 8, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, -INFINITY, INFINITY, 0};
+    gl_conv2d_params p = {8, 8, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, -INFINITY, INFINITY, 0, 0};
     report(gl_conv2d_select(scalar, &p) != NULL, "a valid shape has a kernel");
     gl_conv2d_params q = p;
     q.groups = 4; /* 6 % 4 != 0 */
@@ -1100,11 +1100,26 @@ static void check_fused(const gl_kernels *ks, gl_threadpool *pool, size_t thread
         random_spatial(d);
     }
     set_clamp(d, (int)rng_range(0, 3));
-    e->in_h = e->out_h = d->in_h * d->in_w;
-    e->in_w = e->out_w = 1;
-    e->in_c = rng_range(1, 40);
+    /* the producer: a pointwise expansion (H·W rows of one pixel), or a 1x1/3x3 conv at stride
+     * 1 or 2 reading an NHWC image or, where the variant has a kernel for it, a CHW one (a stem) */
+    const int producer = (int)rng_range(0, 2);
     e->out_c = d->in_c;
-    e->kernel_h = e->kernel_w = e->stride_h = e->stride_w = e->dilation_h = e->dilation_w = e->groups = 1;
+    e->dilation_h = e->dilation_w = e->groups = 1;
+    if (producer == 0) {
+        e->in_h = e->out_h = d->in_h * d->in_w;
+        e->in_w = e->out_w = 1;
+        e->in_c = rng_range(1, 40);
+        e->kernel_h = e->kernel_w = e->stride_h = e->stride_w = 1;
+    } else {
+        e->stride_h = e->stride_w = rng_range(1, 2);
+        e->kernel_h = e->kernel_w = rng_range(0, 3) ? 3 : 1;
+        e->in_h = d->in_h * e->stride_h, e->in_w = d->in_w * e->stride_w;
+        e->out_h = d->in_h, e->out_w = d->in_w;
+        e->pad_top = rng_range(0, (e->kernel_h - 1) / 2), e->pad_left = rng_range(0, (e->kernel_w - 1) / 2);
+        e->in_c = rng_range(1, 4);
+        e->input_chw = producer == 2;
+        if (e->input_chw && gl_conv2d_select(ks, e) == NULL) e->input_chw = 0;
+    }
     set_clamp(e, (int)rng_range(0, 3));
     f.expand = gl_conv2d_select(ks, e);
     f.dw = gl_conv2d_select(ks, d);
@@ -1132,10 +1147,11 @@ static void check_fused(const gl_kernels *ks, gl_threadpool *pool, size_t thread
     gl_expand_dw_run_parallel(pool, &f, in.p, residual ? res.p : NULL, scratch.p, got.p);
 
     const int ok = gb_same(&want, &got) && gb_guards_ok(&got) && gb_guards_ok(&scratch);
-    report(ok, "%s: expand %zu->%zu + dw%zu/%zu on %zux%zu pads %zu,%zu band %zu rows, %zu thread(s)%s: "
-           "fused differs from the two steps apart", ks->variant, e->in_c, e->out_c, d->kernel_h,
-           d->stride_h, d->in_h, d->in_w, d->pad_top, d->pad_left, f.band_rows, threads,
-           residual ? " +res" : "");
+    report(ok, "%s: %s %zu->%zu (k%zu s%zu) + dw%zu/%zu on %zux%zu pads %zu,%zu band %zu rows, %zu thread(s)%s: "
+           "fused differs from the two steps apart", ks->variant,
+           producer == 0 ? "expand" : e->input_chw ? "chw conv" : "conv", e->in_c, e->out_c, e->kernel_h,
+           e->stride_h, d->kernel_h, d->stride_h, d->in_h, d->in_w, d->pad_top, d->pad_left, f.band_rows,
+           threads, residual ? " +res" : "");
     gb_free(&in), gb_free(&ew), gb_free(&eb), gb_free(&dwt), gb_free(&db), gb_free(&res);
     gb_free(&mid), gb_free(&want), gb_free(&got), gb_free(&scratch);
     free(ep), free(dp);

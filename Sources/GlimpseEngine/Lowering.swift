@@ -420,9 +420,9 @@ struct Lowering {
 
     // MARK: fusion
 
-    /// Replaces each pointwise conv followed by the depthwise conv that is its only reader with one
-    /// ExpandDepthwiseStep, when the expanded tensor is bigger than a few bands (smaller ones stay
-    /// in cache anyway). The expanded tensor then has no buffer at all.
+    /// Replaces each conv followed by the depthwise conv that is its only reader (a pointwise
+    /// expansion, or a stem) with one ExpandDepthwiseStep, when the tensor between them is bigger
+    /// than a few bands (smaller ones stay in cache anyway). That tensor then has no buffer at all.
     private mutating func fuseExpandDepthwise(outputs: [Int]) {
         var readers: [Int: Int] = [:]
         for step in pending { for id in step.inputs { readers[root(id), default: 0] += 1 } }

@@ -98,8 +98,8 @@ final class ConvStep: Step, @unchecked Sendable {
     }
 }
 
-/// A pointwise expansion and the depthwise conv that alone reads it, computed band by band
-/// (gl_expand_dw_run_parallel): the expanded tensor lives only in the session's scratch.
+/// A conv (a pointwise expansion, or a stem) and the depthwise conv that alone reads its output,
+/// computed band by band (gl_expand_dw_run_parallel): that tensor lives only in the session's scratch.
 final class ExpandDepthwiseStep: Step, @unchecked Sendable {
     private let fused: UnsafeMutablePointer<gl_expand_dw>
     let input: Operand, residual: Operand?, output: Int

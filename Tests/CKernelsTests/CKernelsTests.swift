@@ -62,7 +62,7 @@ struct ConvShape: Sendable, CustomTestStringConvertible {
             out_w: (inW + pads.left + pads.right - span) / stride + 1, out_c: outC,
             kernel_h: kernel, kernel_w: kernel, stride_h: stride, stride_w: stride,
             dilation_h: dilation, dilation_w: dilation, pad_top: pads.top, pad_left: pads.left,
-            groups: groups, output_min: relu6 ? 0 : -.infinity, output_max: relu6 ? 6 : .infinity, input_chw: 0)
+            groups: groups, output_min: relu6 ? 0 : -.infinity, output_max: relu6 ? 6 : .infinity, input_chw: 0, in_plane: 0)
     }
 
     var testDescription: String {

@@ -27,7 +27,8 @@
 
 int gl_f32_conv2d_chw_supports(const gl_conv2d_params *p) {
     return p != NULL && p->input_chw && gl_conv2d_params_valid_any_layout(p) && p->groups == 1 &&
-           p->in_c <= GL_CONV2D_CHW_MAX_CHANNELS && p->dilation_h == 1 && p->dilation_w == 1;
+           p->in_c <= GL_CONV2D_CHW_MAX_CHANNELS && p->dilation_h == 1 && p->dilation_w == 1 &&
+           (p->in_plane == 0 || p->in_plane >= p->in_h * p->in_w);
 }
 
 static size_t panel_floats(const gl_conv2d_params *p, size_t width) {
@@ -132,7 +133,7 @@ void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *inp
 
     taps t;
     t.xstride = sw;
-    t.plane = in_h * in_w;
+    t.plane = p->in_plane != 0 ? p->in_plane : in_h * in_w;
     t.in_w = in_w;
     for (size_t y = row_begin; y < row_end; y++) {
         const ptrdiff_t iy0 = (ptrdiff_t)(y * p->stride_h) - (ptrdiff_t)p->pad_top;
