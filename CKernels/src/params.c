@@ -51,6 +51,18 @@ void gl_pack_pointwise_panels(const gl_conv2d_params *p, const float *weights_oi
  * streams them. */
 #define PASS_FLOATS (96 * 1024)
 
+/* The pass starting at panel column n0: *n1 past its last panel, *floats its packed size
+ * (at least one panel, then as many as fit PASS_FLOATS). */
+static void pass_end(size_t nc, size_t kc, size_t (*width)(size_t nc, size_t n0), size_t n0,
+                       size_t *n1, size_t *floats) {
+    size_t n = n0, f = 0;
+    while (n < nc && (n == n0 || f + width(nc, n) * (kc + 1) <= PASS_FLOATS)) {
+        f += width(nc, n) * (kc + 1);
+        n += width(nc, n);
+    }
+    *n1 = n, *floats = f;
+}
+
 void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float *packed,
                       const float *residual, float *output, size_t row_begin, size_t row_end,
                       size_t (*width)(size_t nc, size_t n0), const gl_pointwise_rows_fn *rows, size_t mr_max) {
@@ -58,14 +70,16 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
     const size_t first = row_begin * p->out_w;
     const size_t m = (row_end - row_begin) * p->out_w;
     const float *w0 = packed;
+    /* While a pass runs, its tiles prefetch the next pass's weights; the last pass, whatever
+     * the caller asked for (gl_prefetch_next: the next layer's). */
     gl_prefetch_window *const thread_pf = gl_prefetch_window_of_thread();
-    gl_prefetch_window pf = *thread_pf;
+    gl_prefetch_window after = *thread_pf;
     for (size_t n0 = 0; n0 < nc && m != 0;) {
-        size_t n1 = n0, floats = 0; /* at least one panel per pass */
-        while (n1 < nc && (n1 == n0 || floats + width(nc, n1) * (kc + 1) <= PASS_FLOATS)) {
-            floats += width(nc, n1) * (kc + 1);
-            n1 += width(nc, n1);
-        }
+        size_t n1, floats, n2, next_floats = 0;
+        pass_end(nc, kc, width, n0, &n1, &floats);
+        if (n1 < nc) pass_end(nc, kc, width, n1, &n2, &next_floats);
+        const char *next = (const char *)(w0 + floats);
+        gl_prefetch_window pf = n1 < nc ? (gl_prefetch_window){next, next + next_floats * sizeof(float)} : after;
         const float *a = input + first * kc;
         float *c = output + first * nc;
         const float *r = residual != NULL ? residual + first * nc : NULL;
@@ -77,10 +91,11 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
             if (r != NULL) r += mr * nc;
             left -= mr;
         }
+        if (n1 >= nc) after = pf;
         w0 += floats;
         n0 = n1;
     }
-    *thread_pf = pf;
+    *thread_pf = after;
 }
 
 /* Depthwise weights in blocks of `block` channels (the last zero-padded), each block
