@@ -27,7 +27,7 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("band-kb"), help: .hidden)
     var bandKB = 256
 
-    @Flag(name: .customLong("no-prefetch"), help: "Do not stream each layer's weights toward the cache while the layer before runs (to measure what it brings).")
+    @Flag(name: .customLong("no-prefetch"), help: "Do not stream each layer's weights toward the cache while the layer before runs (to measure what it brings; a GEMM's prefetch of its own next pass stays on).")
     var noPrefetch = false
 
     func validate() throws {
