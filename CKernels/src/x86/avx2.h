@@ -92,6 +92,13 @@ void gl_f32_conv1x1_1x64__avx2(const gl_conv2d_params *p, const float *input,
                                const float *packed, const float *residual, float *output,
                                size_t row_begin, size_t row_end);
 
+/* The row-tiled depthwise kernels (AVX2 and AVX-512, tiles of pixels along a row, window
+ * weights in registers) need dilation 1 and a horizontal stride of 1 or 2; the rest goes to
+ * gl_f32_dwconv_kxk__avx2. */
+static inline int gl_dwconv_row_tiled(const gl_conv2d_params *p) {
+    return p->dilation_h == 1 && p->dilation_w == 1 && (p->stride_w == 1 || p->stride_w == 2);
+}
+
 /* ---- f32-dwconv-avx2.c: channels in blocks of 8 (the last zero-padded),
  * each block [bias[8], w[kernel_h * kernel_w][8]] ---- */
 void gl_f32_dwconv_3x3__avx2(const gl_conv2d_params *p, const float *input,

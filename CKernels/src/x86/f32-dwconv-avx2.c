@@ -232,18 +232,13 @@ GL_AVX2 void gl_f32_dwconv_kxk__avx2(const gl_conv2d_params *p, const float *inp
     dw_generic(p, input, packed, residual, output, row_begin, row_end);
 }
 
-/* The row-tiled path needs dilation 1 and a horizontal stride of 1 or 2. */
-static int tiled(const gl_conv2d_params *p) {
-    return p->dilation_h == 1 && p->dilation_w == 1 && (p->stride_w == 1 || p->stride_w == 2);
-}
-
 void gl_f32_dwconv_3x3__avx2(const gl_conv2d_params *p, const float *input,
                              const float *packed, const float *residual, float *output,
                              size_t row_begin, size_t row_end) {
     assert(gl_f32_dwconv_3x3_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
-    if (!tiled(p)) gl_f32_dwconv_kxk__avx2(p, input, packed, residual, output, row_begin, row_end);
+    if (!gl_dwconv_row_tiled(p)) gl_f32_dwconv_kxk__avx2(p, input, packed, residual, output, row_begin, row_end);
     else if (p->stride_w == 1) dw_3x3s1(p, input, packed, residual, output, row_begin, row_end);
     else dw_3x3s2(p, input, packed, residual, output, row_begin, row_end);
 }
@@ -254,7 +249,7 @@ void gl_f32_dwconv_5x5__avx2(const gl_conv2d_params *p, const float *input,
     assert(gl_f32_dwconv_5x5_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
-    if (!tiled(p)) gl_f32_dwconv_kxk__avx2(p, input, packed, residual, output, row_begin, row_end);
+    if (!gl_dwconv_row_tiled(p)) gl_f32_dwconv_kxk__avx2(p, input, packed, residual, output, row_begin, row_end);
     else if (p->stride_w == 1) dw_5x5s1(p, input, packed, residual, output, row_begin, row_end);
     else dw_5x5s2(p, input, packed, residual, output, row_begin, row_end);
 }

@@ -21,13 +21,11 @@
 #define NX 8
 
 int gl_f32_dwconv_3x3_tiled_supports(const gl_conv2d_params *p) {
-    return gl_f32_dwconv_3x3_supports(p) && p->dilation_h == 1 && p->dilation_w == 1 &&
-           (p->stride_w == 1 || p->stride_w == 2);
+    return gl_f32_dwconv_3x3_supports(p) && gl_dwconv_row_tiled(p);
 }
 
 int gl_f32_dwconv_5x5_tiled_supports(const gl_conv2d_params *p) {
-    return gl_f32_dwconv_5x5_supports(p) && p->dilation_h == 1 && p->dilation_w == 1 &&
-           (p->stride_w == 1 || p->stride_w == 2);
+    return gl_f32_dwconv_5x5_supports(p) && gl_dwconv_row_tiled(p);
 }
 
 /*
