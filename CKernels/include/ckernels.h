@@ -98,6 +98,10 @@ typedef struct gl_kernels {
  * ignore it; gl_prefetch_next(NULL, 0) clears it. Results never depend on it.
  */
 void gl_prefetch_next(const void *p, size_t bytes);
+/* Floats of packed weights a pointwise GEMM's pass over the pixels reads (about 384 KB, so one
+ * pass's weights stay in L2 while every pixel block streams them): the first pass of a layer
+ * is what the layer before should prefetch. */
+#define GL_POINTWISE_PASS_FLOATS 98304
 
 /* y[b][c][r] = x[b][r][c] for a batch of rows × columns matrices (x and y do not overlap). */
 void gl_f32_transpose(size_t batch, size_t rows, size_t columns, const float *x, float *y);

@@ -47,16 +47,12 @@ void gl_pack_pointwise_panels(const gl_conv2d_params *p, const float *weights_oi
     }
 }
 
-/* Weights per pass over the pixels: one pass's weights stay in L2 (1 MB) while every pixel block
- * streams them. */
-#define PASS_FLOATS (96 * 1024)
-
 /* The pass starting at panel column n0: *n1 past its last panel, *floats its packed size
- * (at least one panel, then as many as fit PASS_FLOATS). */
+ * (at least one panel, then as many as fit GL_POINTWISE_PASS_FLOATS). */
 static void pass_end(size_t nc, size_t kc, size_t (*width)(size_t nc, size_t n0), size_t n0,
                        size_t *n1, size_t *floats) {
     size_t n = n0, f = 0;
-    while (n < nc && (n == n0 || f + width(nc, n) * (kc + 1) <= PASS_FLOATS)) {
+    while (n < nc && (n == n0 || f + width(nc, n) * (kc + 1) <= GL_POINTWISE_PASS_FLOATS)) {
         f += width(nc, n) * (kc + 1);
         n += width(nc, n);
     }

@@ -30,7 +30,7 @@ struct Program: Sendable {
     static func prefetchPlan(_ steps: [any Step]) -> [WeightSpan?] {
         steps.indices.map { index in
             guard index + 1 < steps.count, let w = steps[index + 1].weights, let start = w.baseAddress else { return nil }
-            return WeightSpan(start: start, bytes: min(w.count, 384 * 1024))
+            return WeightSpan(start: start, bytes: min(w.count, Int(GL_POINTWISE_PASS_FLOATS) * MemoryLayout<Float>.size))
         }
     }
 }
