@@ -13,8 +13,8 @@ public struct LoadOptions: Sendable {
     public var integerBindings: [String: (shape: [Int], values: [Int64])] = [:]
     /// Kernel variant to compile for ("scalar", "avx2", "avx512", "neon"); nil: $GLIMPSE_KERNELS, else the best this CPU runs.
     public var kernels: String?
-    /// Fuse each large pointwise expansion with the depthwise conv that reads it, band by band
-    /// (the expanded tensor never leaves L2). Off only to measure what it brings.
+    /// Fuse each conv with a large output (a pointwise expansion, a stem) with the depthwise conv that reads it, band by band
+    /// (the tensor between them never leaves L2). Off only to measure what it brings.
     public var fuseExpandDepthwise = true
     /// Scratch per thread for a fused band, bytes: about a quarter of a core's L2.
     public var fusedBandBytes = 256 * 1024

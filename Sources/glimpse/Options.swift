@@ -21,7 +21,7 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Threads one request may use (output rows of each convolution split across them).")
     var threads = 1
 
-    @Flag(name: .customLong("no-fuse"), help: "Run each expansion and its depthwise conv apart (to measure what fusing brings).")
+    @Flag(name: .customLong("no-fuse"), help: "Run each conv (an expansion, a stem) and the depthwise conv that reads it apart (to measure what fusing brings).")
     var noFuse = false
 
     @Option(name: .customLong("band-kb"), help: .hidden)
