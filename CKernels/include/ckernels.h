@@ -19,7 +19,21 @@ extern "C" {
  *    imply, so TF "SAME" (extra row/column at the bottom/right) needs no copy.
  */
 
-/* A 2-D convolution, with its fused epilogue: out = clamp(conv + bias + residual). */
+/*
+ * The activation of a conv's fused epilogue (ncnn's activation_type): applied to
+ * conv + bias + residual while the sum is still in registers, before the clamp. ReLU, ReLU6 and
+ * Clip need none: they are the clamp alone. Zero-initialised params mean IDENTITY.
+ */
+enum {
+    GL_ACTIVATION_IDENTITY = 0,
+    GL_ACTIVATION_HARDSWISH = 1,   /* x * clamp(alpha x + beta, 0, 1) (ONNX HardSwish: alpha 1/6, beta 1/2) */
+    GL_ACTIVATION_HARDSIGMOID = 2, /* clamp(alpha x + beta, 0, 1) */
+    GL_ACTIVATION_SIGMOID = 3,     /* 1 / (1 + exp(-x)) */
+    GL_ACTIVATION_SILU = 4,        /* x * sigmoid(x) (Swish) */
+};
+#define GL_ACTIVATION_COUNT 5
+
+/* A 2-D convolution, with its fused epilogue: out = clamp(activation(conv + bias + residual)). */
 typedef struct gl_conv2d_params {
     size_t in_h, in_w, in_c;
     size_t out_h, out_w, out_c;
@@ -30,6 +44,8 @@ typedef struct gl_conv2d_params {
     size_t groups;            /* in_c and out_c are both multiples of groups */
     float output_min;         /* -INFINITY for none, 0 for ReLU, 0 for ReLU6 */
     float output_max;         /* +INFINITY for none, 6 for ReLU6 */
+    int activation;           /* GL_ACTIVATION_*, before the clamp */
+    float activation_alpha, activation_beta; /* HARDSWISH and HARDSIGMOID's slope and offset */
     /* 1: the input is one image in CHW order (ONNX's NCHW, as the caller wrote it) instead of
      * NHWC. Only kernels made for it accept it (a network's first conv, few input channels);
      * every other kernel's `supports` says no, and the engine then transposes the input. */
@@ -83,6 +99,13 @@ typedef struct gl_kernels {
      * c[i*ldc + j] = alpha * sum_k a[i*a_rs + k*a_cs] * b[k*b_rs + j*b_cs] + beta * c[i*ldc + j]
      * (beta == 0 ignores what c held, NaN included). Strides make transposes free.
      */
+    /* y[i] = clamp(activation(x[i])) for i < n, with gl_conv2d_params' activation fields and
+     * clamp bounds (x == y allowed): a conv epilogue's activation, for values no conv produced. */
+    void (*activation)(int activation, float alpha, float beta, float lo, float hi,
+                       size_t n, const float *x, float *y);
+    /* y[p * channels + c] = x[p * channels + c] * scale[c] for p < pixels (x == y allowed):
+     * squeeze-excite's channel gate on an NHWC image. */
+    void (*channel_scale)(size_t pixels, size_t channels, const float *x, const float *scale, float *y);
     void (*gemm)(size_t m, size_t n, size_t k, float alpha,
                  const float *a, size_t a_rs, size_t a_cs,
                  const float *b, size_t b_rs, size_t b_cs,
