@@ -35,12 +35,48 @@ struct Window: Sendable, Equatable {
     }
 }
 
-enum UnaryOp: Sendable, Equatable {
-    case relu
-    case clamp(min: Float, max: Float)      // Clip with constant bounds
-    case sigmoid
-    case hardSigmoid(alpha: Float, beta: Float)
-    case hardSwish
+/// What a conv applies to its output, or an elementwise step on its own: an activation, then a
+/// clamp (the kernels' epilogue: clamp(activation(x)); Relu and Clip are the clamp alone).
+struct Epilogue: Sendable, Equatable {
+    enum Activation: Sendable, Equatable {
+        case identity
+        /// x · clamp(alpha·x + beta, 0, 1); ONNX HardSwish is alpha 1/6, beta 1/2.
+        case hardSwish(alpha: Float, beta: Float)
+        case hardSigmoid(alpha: Float, beta: Float)
+        case sigmoid
+        /// x · sigmoid(x), also called Swish.
+        case silu
+    }
+
+    var activation = Activation.identity
+    var min: Float = -.infinity
+    var max: Float = .infinity
+
+    static let identity = Epilogue()
+    static let relu = Epilogue(min: 0)
+    var isIdentity: Bool { self == .identity }
+
+    /// This epilogue followed by `next`, as one, when that exists: at most one activation, and
+    /// clamps that meet (clamping to [a, b] then [c, d] is clamping to their overlap, if any).
+    func then(_ next: Epilogue) -> Epilogue? {
+        guard next.activation == .identity || (activation == .identity && min == -.infinity && max == .infinity) else {
+            return nil
+        }
+        let low = Swift.max(min, next.min), high = Swift.min(max, next.max)
+        guard low <= high else { return nil }
+        return Epilogue(activation: next.activation == .identity ? activation : next.activation, min: low, max: high)
+    }
+
+    /// The operator it stands for, in profiles and messages.
+    var name: String {
+        switch activation {
+        case .identity: min == 0 && max == .infinity ? "Relu" : "Clip"
+        case .hardSwish: "HardSwish"
+        case .hardSigmoid: "HardSigmoid"
+        case .sigmoid: "Sigmoid"
+        case .silu: "SiLU"
+        }
+    }
 }
 
 enum BinaryOp: Sendable, Equatable {
@@ -52,19 +88,17 @@ enum PoolKind: Sendable, Equatable {
     case average(countIncludePad: Bool)
 }
 
-/// The clamp a conv applies to its output (fused Relu/Clip).
-struct Clamp: Sendable, Equatable {
-    var min: Float = -.infinity
-    var max: Float = .infinity
-    var isIdentity: Bool { min == -.infinity && max == .infinity }
+enum PadMode: String, Sendable, Equatable {
+    case constant, reflect, edge, wrap
 }
 
 enum Op: Sendable, Equatable {
     /// inputs: x, W, B ("" when absent), then an optional fused residual.
-    case conv(window: Window, groups: Int, clamp: Clamp)
+    case conv(window: Window, groups: Int, epilogue: Epilogue)
     /// inputs: x, scale, B, mean, var.
     case batchNorm(epsilon: Float)
-    case unary(UnaryOp)
+    /// Relu, Clip (constant bounds), Sigmoid, HardSigmoid, HardSwish, and patterns such as SiLU.
+    case unary(Epilogue)
     /// Clip whose bounds are computed at run time: inputs x, min ("" = none), max ("" = none).
     case clip
     case binary(BinaryOp)
@@ -79,19 +113,17 @@ enum Op: Sendable, Equatable {
     case matMul
     case softmax(axis: Int, coerce2D: Bool)
     case reduceMean(axes: [Int], keepDims: Bool)
+    /// pads: begin for every axis, then end for every axis (negative crops); value for .constant.
+    case pad(mode: PadMode, pads: [Int], value: Float)
+    /// Squeeze-excite on x: x · gate, gate = expand(reduce(mean over H, W of x)), the two being
+    /// 1×1 convs with their epilogues. inputs: x, reduce W, reduce B, expand W, expand B.
+    case squeezeExcite(reduce: Epilogue, expand: Epilogue)
 
     var name: String {
         switch self {
         case .conv: "Conv"
         case .batchNorm: "BatchNormalization"
-        case let .unary(u):
-            switch u {
-            case .relu: "Relu"
-            case .clamp: "Clip"
-            case .sigmoid: "Sigmoid"
-            case .hardSigmoid: "HardSigmoid"
-            case .hardSwish: "HardSwish"
-            }
+        case let .unary(epilogue): epilogue.name
         case .clip: "Clip"
         case let .binary(b):
             switch b {
@@ -110,6 +142,8 @@ enum Op: Sendable, Equatable {
         case .matMul: "MatMul"
         case .softmax: "Softmax"
         case .reduceMean: "ReduceMean"
+        case .pad: "Pad"
+        case .squeezeExcite: "SqueezeExcite"
         }
     }
 }

@@ -43,7 +43,7 @@ public let supportedOperators: Set<String> = [
     "Conv", "BatchNormalization", "Relu", "Clip", "Add", "Sub", "Mul", "Div", "HardSigmoid", "HardSwish",
     "Sigmoid", "GlobalAveragePool", "AveragePool", "MaxPool", "Concat", "Flatten", "Reshape", "Squeeze",
     "Unsqueeze", "Identity", "Dropout", "Transpose", "Gemm", "MatMul", "Softmax", "ReduceMean",
-    "Constant", "Shape", "Gather", "Cast",
+    "Pad", "Constant", "Shape", "Gather", "Cast",
 ]
 
 /// An ONNX node's attributes, read by name; any attribute left unread is reported as unsupported,
@@ -236,7 +236,7 @@ struct Importer {
             let window = try self.window(&attributes, node: name, input: x, kernel: (w[2], w[3]), allowCeil: false)
             try attributes.finish()
             let out = window.outputSize(inputH: x[2], inputW: x[3])
-            let node = Node(name: name, op: .conv(window: window, groups: groups, clamp: Clamp()),
+            let node = Node(name: name, op: .conv(window: window, groups: groups, epilogue: .identity),
                             inputs: [inputs[0], inputs[1], input(2)], output: output)
             define(output, shape: [x[0], w[0], out.h, out.w], node: node)
 
@@ -262,12 +262,12 @@ struct Importer {
 
         case "Relu", "Sigmoid", "HardSwish", "HardSigmoid":
             try need(1)
-            let unary: UnaryOp = switch op {
+            let unary: Epilogue = switch op {
             case "Relu": .relu
-            case "Sigmoid": .sigmoid
-            case "HardSwish": .hardSwish
-            default: .hardSigmoid(alpha: attributes.float("alpha", default: 0.2),
-                                  beta: attributes.float("beta", default: 0.5))
+            case "Sigmoid": Epilogue(activation: .sigmoid)
+            case "HardSwish": Epilogue(activation: .hardSwish(alpha: 1 / 6, beta: 0.5))
+            default: Epilogue(activation: .hardSigmoid(alpha: attributes.float("alpha", default: 0.2),
+                                                       beta: attributes.float("beta", default: 0.5)))
             }
             try attributes.finish()
             try unaryNode(name, unary, input: inputs[0], output: output)
@@ -291,7 +291,7 @@ struct Importer {
                 define(output, shape: shapes[0], node: Node(name: name, op: .clip,
                                                             inputs: [inputs[0], input(1), input(2)], output: output))
             } else {
-                try unaryNode(name, .clamp(min: low, max: high), input: inputs[0], output: output)
+                try unaryNode(name, Epilogue(min: low, max: high), input: inputs[0], output: output)
             }
 
         case "Add", "Sub", "Mul", "Div":
@@ -480,8 +480,71 @@ struct Importer {
             for (i, d) in shapes[0].enumerated() {
                 if !reduced.contains(i) { outShape.append(d) } else if keepDims { outShape.append(1) }
             }
+            if rank == 4, reduced == [2, 3], keepDims {
+                // tf2onnx's global pooling: one op for the passes to recognise (squeeze-excite).
+                define(output, shape: outShape, node: Node(name: name, op: .globalAveragePool, inputs: [inputs[0]], output: output))
+                return
+            }
             define(output, shape: outShape, node: Node(name: name, op: .reduceMean(axes: reduced.sorted(), keepDims: keepDims),
                                                        inputs: [inputs[0]], output: output))
+
+        case "Pad":
+            try need(1)
+            let rank = shapes[0].count
+            let modeName = attributes.string("mode") ?? "constant"
+            guard let mode = PadMode(rawValue: modeName) else {
+                throw .unsupportedFeature(node: name, what: "Pad mode '\(modeName)'")
+            }
+            var pads: [Int], fill: Float
+            if opset < 11 {
+                guard let given = attributes.ints("pads") else { throw .invalidModel("node '\(name)': Pad needs pads") }
+                pads = given
+                fill = attributes.float("value", default: 0)
+            } else {
+                try need(2)
+                pads = try constantInts(inputs[1], of: name, as: "the pads")
+                fill = 0
+                if !input(2).isEmpty {
+                    let given = try constant(inputs[2], of: name, as: "the constant value")
+                    guard given.count == 1 else { throw .invalidModel("node '\(name)': Pad's constant value must be one value") }
+                    fill = given.floats[0]
+                }
+                if !input(3).isEmpty {
+                    // opset 18: pads for the listed axes only; the others get none.
+                    let axes = try constantInts(inputs[3], of: name, as: "the axes").map { a throws(EngineError) in
+                        try self.axis(a, rank: rank, node: name)
+                    }
+                    guard pads.count == 2 * axes.count, Set(axes).count == axes.count else {
+                        throw .invalidModel("node '\(name)': \(pads.count) pads for axes \(axes)")
+                    }
+                    var full = [Int](repeating: 0, count: 2 * rank)
+                    for (i, a) in axes.enumerated() { (full[a], full[rank + a]) = (pads[i], pads[axes.count + i]) }
+                    pads = full
+                }
+            }
+            try attributes.finish()
+            guard pads.count == 2 * rank else {
+                throw .invalidModel("node '\(name)': \(pads.count) pads for a rank-\(rank) input (need \(2 * rank))")
+            }
+            let outShape = (0..<rank).map { shapes[0][$0] + pads[$0] + pads[rank + $0] }
+            guard outShape.allSatisfy({ $0 >= 0 }) else {
+                throw .invalidModel("node '\(name)': pads \(pads) crop \(shapes[0]) below nothing")
+            }
+            if mode != .constant {
+                // reflect needs pads below the size, edge and wrap a non-empty axis to copy from.
+                for axis in 0..<rank where pads[axis] > 0 || pads[rank + axis] > 0 {
+                    let size = shapes[0][axis], most = Swift.max(pads[axis], pads[rank + axis])
+                    guard size > 0, mode != .reflect || most < size, mode != .wrap || most <= size else {
+                        throw .invalidModel("node '\(name)': \(mode.rawValue) pads of \(most) on an axis of \(size)")
+                    }
+                }
+            }
+            if let value = graph.constants[inputs[0]], case .float = value.values {
+                defineConstant(output, Reference.pad(value, mode: mode, pads: pads, fill: fill))
+            } else {
+                define(output, shape: outShape, node: Node(name: name, op: .pad(mode: mode, pads: pads, value: fill),
+                                                           inputs: [inputs[0]], output: output))
+            }
 
         case "Constant":
             let value: Constant
@@ -541,7 +604,7 @@ struct Importer {
         }
     }
 
-    private mutating func unaryNode(_ name: String, _ unary: UnaryOp, input: String, output: String) throws(EngineError) {
+    private mutating func unaryNode(_ name: String, _ unary: Epilogue, input: String, output: String) throws(EngineError) {
         if let value = graph.constants[input] {
             defineConstant(output, Reference.unary(unary, value))
         } else {

@@ -12,6 +12,8 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
     public var padTop: Int, padLeft: Int
     public var groups: Int
     public var clampMin: Float, clampMax: Float
+    /// The epilogue's activation (GL_ACTIVATION_*) and its constants.
+    public var activation: Int, activationAlpha: Float, activationBeta: Float
     public var residual: Bool
     /// The input is the caller's CHW image (a first conv); a variant without a kernel for that
     /// is timed on the NHWC form, which is what the engine runs after transposing.
@@ -22,6 +24,7 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
         (kernelH, kernelW, strideH, strideW) = (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w)
         (padTop, padLeft, groups) = (p.pad_top, p.pad_left, p.groups)
         (clampMin, clampMax, self.residual) = (p.output_min, p.output_max, residual)
+        (activation, activationAlpha, activationBeta) = (Int(p.activation), p.activation_alpha, p.activation_beta)
         inputCHW = p.input_chw != 0
     }
 
@@ -32,6 +35,7 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
         (p.dilation_h, p.dilation_w) = (1, 1)
         (p.pad_top, p.pad_left, p.groups) = (padTop, padLeft, groups)
         (p.output_min, p.output_max) = (clampMin, clampMax)
+        (p.activation, p.activation_alpha, p.activation_beta) = (Int32(activation), activationAlpha, activationBeta)
         p.input_chw = inputCHW ? 1 : 0
         return p
     }
@@ -46,7 +50,8 @@ public struct ConvShape: Hashable, Sendable, Codable, CustomStringConvertible {
         let channels = kind.hasPrefix("dw") ? "\(inC)" : "\(inC)→\(outC)"
         // Pointwise convs are lowered as H·W rows of one pixel; show their pixel count.
         let size = kind == "1x1" && inW == 1 ? "\(inH)px" : "\(inH)x\(inW)"
-        return "\(kind)\(stride) \(size)x\(channels)" + (residual ? " +res" : "") + (inputCHW ? " chw" : "")
+        let act = ["", " hswish", " hsigmoid", " sigmoid", " silu"][min(activation, 4)]
+        return "\(kind)\(stride) \(size)x\(channels)" + (residual ? " +res" : "") + act + (inputCHW ? " chw" : "")
     }
 }
 

@@ -223,8 +223,8 @@ struct Lowering {
         let outShape = graph.shape(node.output)
         let count = elementCount(outShape)
         switch node.op {
-        case let .conv(window, groups, clamp):
-            try lowerConv(node, window: window, groups: groups, clamp: clamp)
+        case let .conv(window, groups, epilogue):
+            try lowerConv(node, window: window, groups: groups, epilogue: epilogue)
 
         case let .batchNorm(epsilon):
             let layout: Layout = outShape.count == 4 ? .nhwc : .plain
@@ -239,12 +239,26 @@ struct Lowering {
                 ChannelAffineStep(count: count, channels: c, scale: s, shift: b, input: ops[0], output: out)
             }
 
-        case let .unary(op):
+        case let .unary(epilogue):
             let layout = currentLayout(node.inputs[0]) ?? .plain
             let x = try ref(node.inputs[0], layout)
             emit([x], output: define(node.output, layout)) { ops, out in
-                UnaryStep(op: op, count: count, input: ops[0], output: out)
+                ActivationStep(kernels: kernels, epilogue: epilogue, count: count, input: ops[0], output: out)
             }
+
+        case let .pad(mode, pads, fill):
+            // In NHWC when the input is (a 4-D pad between convs), with the pads in that order.
+            let shape = graph.shape(node.inputs[0])
+            let nhwc = shape.count == 4 && currentLayout(node.inputs[0]) == .nhwc
+            let order = nhwc ? [0, 2, 3, 1] : Array(shape.indices)
+            let map = PadMap(inputShape: order.map { shape[$0] }, pads: (order + order.map { $0 + shape.count }).map { pads[$0] }, mode: mode)
+            let x = try ref(node.inputs[0], nhwc ? .nhwc : .plain)
+            emit([x], output: define(node.output, nhwc ? .nhwc : .plain)) { ops, out in
+                PadStep(map: map, fill: fill, input: ops[0], output: out)
+            }
+
+        case let .squeezeExcite(reduce, expand):
+            try lowerSqueezeExcite(node, reduce: reduce, expand: expand)
 
         case .clip:
             let layout = currentLayout(node.inputs[0]) ?? .plain
@@ -304,6 +318,12 @@ struct Lowering {
 
         case let .transpose(perm):
             let inShape = graph.shape(node.inputs[0])
+            if inShape.count == 4, perm == [0, 3, 1, 2], currentLayout(node.inputs[0]) == .plain {
+                // NHWC → NCHW (tf2onnx's first node): the input's bytes already are the result in
+                // the NHWC layout the convs read, so no copy is made unless a plain reader needs one.
+                define(node.output, .nhwc, aliasing: try operand(node.inputs[0], .plain))
+                return
+            }
             let x = try ref(node.inputs[0], .plain)
             emit([x], output: define(node.output, .plain)) { ops, out in
                 TransposeStep(input: ops[0], output: out, inputShape: inShape, perm: perm)
@@ -350,7 +370,7 @@ struct Lowering {
         }
     }
 
-    private mutating func lowerConv(_ node: Node, window: Window, groups: Int, clamp: Clamp) throws(EngineError) {
+    private mutating func lowerConv(_ node: Node, window: Window, groups: Int, epilogue: Epilogue) throws(EngineError) {
         let x = graph.shape(node.inputs[0]), w = graph.shape(node.inputs[1]), y = graph.shape(node.output)
         var p = gl_conv2d_params()
         (p.in_h, p.in_w, p.in_c) = (x[2], x[3], x[1])
@@ -360,7 +380,7 @@ struct Lowering {
         (p.dilation_h, p.dilation_w) = (window.dilation.h, window.dilation.w)
         (p.pad_top, p.pad_left) = (window.padTop, window.padLeft)
         p.groups = groups
-        (p.output_min, p.output_max) = (clamp.min, clamp.max)
+        p.set(epilogue)
         if (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w) == (1, 1, 1, 1), (p.pad_top, p.pad_left, p.groups) == (0, 0, 1),
            (p.in_h, p.in_w) == (p.out_h, p.out_w) {
             // A pointwise conv is the same GEMM whatever the image's shape: seen as H·W rows of one
@@ -391,9 +411,9 @@ struct Lowering {
         return withUnsafePointer(to: chw, { gl_conv2d_select(kernels, $0) }) != nil ? chw : nil
     }
 
-    /// Picks the kernel for `p`, packs the weights (OIHW) and emits the step.
-    private mutating func emitConv(_ name: String, _ p: gl_conv2d_params, weights: [Float], bias: [Float]?,
-                                   input: Ref, residual: Ref?, output: Int, batch: Int) throws(EngineError) {
+    /// Picks the kernel for `p` and packs the weights (OIHW) and bias for it.
+    private mutating func packConv(_ name: String, _ p: gl_conv2d_params, weights: [Float], bias: [Float]?) throws(EngineError)
+        -> (kernel: UnsafePointer<gl_conv2d_kernel>, packed: UnsafePointer<Float>) {
         guard let kernel = withUnsafePointer(to: p, { gl_conv2d_select(kernels, $0) }) else {
             throw .unsupportedFeature(node: name, what: "this convolution shape (no kernel in \(String(cString: kernels.pointee.variant)))")
         }
@@ -409,13 +429,42 @@ struct Lowering {
             }
         }
         convKernels.append((name, String(cString: kernel.pointee.name)))
-        let packedPointer = UnsafePointer(packed)
+        return (kernel, UnsafePointer(packed))
+    }
+
+    /// Picks the kernel for `p`, packs the weights (OIHW) and emits the step.
+    private mutating func emitConv(_ name: String, _ p: gl_conv2d_params, weights: [Float], bias: [Float]?,
+                                   input: Ref, residual: Ref?, output: Int, batch: Int) throws(EngineError) {
+        let (kernel, packedPointer) = try packConv(name, p, weights: weights, bias: bias)
         emit([input] + (residual.map { [$0] } ?? []), output: output) { ops, out in
             ConvStep(kernel: kernel, params: p, packed: packedPointer, input: ops[0],
                      residual: residual == nil ? nil : ops[1], output: out, batch: batch)
         }
         pending[pending.count - 1].conv = Conv(kernel: kernel, params: p, packed: packedPointer, input: input,
                                                residual: residual, batch: batch)
+    }
+
+    /// Squeeze-excite as one step: its two 1×1 convs packed for the kernels' pointwise conv on one pixel.
+    private mutating func lowerSqueezeExcite(_ node: Node, reduce: Epilogue, expand: Epilogue) throws(EngineError) {
+        let kernels = self.kernels
+        let x = graph.shape(node.inputs[0])
+        let (channels, squeezed) = (x[1], graph.shape(node.inputs[1])[0])
+        func fc(_ weights: String, _ bias: String, in inC: Int, out outC: Int, _ epilogue: Epilogue) throws(EngineError) -> SqueezeExciteStep.FC {
+            var p = gl_conv2d_params()
+            (p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c) = (1, 1, inC, 1, 1, outC)
+            (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.groups) = (1, 1, 1, 1, 1, 1, 1)
+            p.set(epilogue)
+            let (kernel, packed) = try packConv(node.name, p, weights: graph.constants[weights]!.floats,
+                                                bias: bias.isEmpty ? nil : graph.constants[bias]!.floats)
+            return SqueezeExciteStep.FC(kernel: kernel, params: p, packed: packed)
+        }
+        let r = try fc(node.inputs[1], node.inputs[2], in: channels, out: squeezed, reduce)
+        let e = try fc(node.inputs[3], node.inputs[4], in: squeezed, out: channels, expand)
+        let input = try ref(node.inputs[0], .nhwc)
+        emit([input], output: define(node.output, .nhwc)) { ops, out in
+            SqueezeExciteStep(kernels: kernels, reduce: r, expand: e, pixels: x[2] * x[3], channels: channels, batch: x[0],
+                              input: ops[0], output: out)
+        }
     }
 
     // MARK: fusion

@@ -1,11 +1,16 @@
-// Graph rewrites run once at load: fold BatchNorm into convs, fuse residual adds and clamps.
+// Graph rewrites run once at load: fold affine ops and zero Pads into convs, recognise
+// decomposed activations, fuse residual adds and activations, and find squeeze-excite blocks.
 
 extension Graph {
-    /// Runs every pass in the order that keeps each one simple.
+    /// Runs every pass in the order that keeps each one simple: folds first (they need a conv
+    /// with a plain epilogue), then pattern recognition, then the epilogue fusions.
     mutating func optimize() {
-        foldBatchNorms()
+        foldAffinesIntoConvs()
+        foldPads()
+        recognizeActivations()
         fuseResidualAdds()
-        fuseClamps()
+        fuseEpilogues()
+        fuseSqueezeExcites()
     }
 
     /// The node that produces `value`, if it is read by nothing else (so it may be rewritten).
@@ -14,41 +19,246 @@ extension Graph {
         return nodes.firstIndex { $0.output == value }
     }
 
-    /// Conv → BatchNormalization becomes one conv: W' = W·s, B' = (B − mean)·s + beta with
-    /// s = scale / sqrt(var + eps), per output channel.
-    mutating func foldBatchNorms() {
+    private func producer(of value: String) -> Node? {
+        nodes.first { $0.output == value }
+    }
+
+    /// The one value of a single-element constant.
+    private func scalar(_ name: String) -> Float? {
+        guard let c = constants[name], c.count == 1 else { return nil }
+        return c.floats[0]
+    }
+
+    /// A constant that broadcasts against an [N, C, H, W] tensor as one value per channel (or
+    /// one value for all): its C values.
+    private func perChannel(_ name: String, channels: Int) -> [Float]? {
+        guard let c = constants[name], c.shape.count <= 4 else { return nil }
+        let shape = Array(repeating: 1, count: 4 - c.shape.count) + c.shape
+        guard shape[0] == 1, shape[2] == 1, shape[3] == 1, shape[1] == channels || shape[1] == 1 else { return nil }
+        let values = c.floats
+        return shape[1] == 1 ? Array(repeating: values[0], count: channels) : values
+    }
+
+    /// Removes the nodes at `indices` (which must not include `keep`) and returns where `keep` is now.
+    private mutating func remove(_ indices: [Int], keeping keep: Int) -> Int {
+        var keep = keep
+        for i in indices.sorted(by: >) {
+            nodes.remove(at: i)
+            if i < keep { keep -= 1 }
+        }
+        return keep
+    }
+
+    // MARK: folds into convs
+
+    /// `node` as y = x·scale[c] + shift[c] over the channels of a 4-D x, if it is one:
+    /// BatchNormalization, or Mul/Add/Sub/Div with a per-channel constant (tf2onnx writes a
+    /// BatchNorm it cannot fuse as Mul then Add).
+    private func channelAffine(_ node: Node) -> (input: String, scale: [Float], shift: [Float])? {
+        switch node.op {
+        case let .batchNorm(epsilon):
+            guard shapes[node.inputs[0]]?.count == 4 else { return nil }
+            let (gamma, beta, mean, variance) = (constants[node.inputs[1]]!.floats, constants[node.inputs[2]]!.floats,
+                                                 constants[node.inputs[3]]!.floats, constants[node.inputs[4]]!.floats)
+            let scale = gamma.indices.map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
+            return (node.inputs[0], scale, beta.indices.map { beta[$0] - mean[$0] * scale[$0] })
+        case let .binary(op):
+            for side in 0..<2 {
+                let x = node.inputs[side], c = node.inputs[1 - side]
+                guard constants[x] == nil, let shape = shapes[x], shape.count == 4, shapes[node.output] == shape,
+                      let values = perChannel(c, channels: shape[1]) else { continue }
+                let ones = [Float](repeating: 1, count: values.count), zeros = [Float](repeating: 0, count: values.count)
+                switch (op, side) {
+                case (.mul, _): return (x, values, zeros)
+                case (.add, _): return (x, ones, values)
+                case (.sub, 0): return (x, ones, values.map { -$0 })
+                case (.sub, _): return (x, ones.map { -$0 }, values)
+                case (.div, 0): return (x, values.map { 1 / $0 }, zeros)
+                case (.div, _): return nil
+                }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// conv → y = x·s + t per channel becomes one conv: W' = W·s, B' = B·s + t per output channel.
+    mutating func foldAffinesIntoConvs() {
         var uses = useCounts()
         var index = 0
         while index < nodes.count {
             defer { index += 1 }
-            guard case let .batchNorm(epsilon) = nodes[index].op,
-                  let convIndex = soleProducer(of: nodes[index].inputs[0], uses: uses),
-                  case let .conv(window, groups, clamp) = nodes[convIndex].op, clamp.isIdentity,
+            guard let (input, scale, shift) = channelAffine(nodes[index]),
+                  let convIndex = soleProducer(of: input, uses: uses),
+                  case let .conv(window, groups, epilogue) = nodes[convIndex].op, epilogue.isIdentity,
                   nodes[convIndex].inputs.count == 3 else { continue }
-            let bn = nodes[index], conv = nodes[convIndex]
-            let (scale, shift, mean, variance) = (constants[bn.inputs[1]]!.floats, constants[bn.inputs[2]]!.floats,
-                                                  constants[bn.inputs[3]]!.floats, constants[bn.inputs[4]]!.floats)
+            let affine = nodes[index], conv = nodes[convIndex]
             let weights = constants[conv.inputs[1]]!
             var w = weights.floats
             var b = conv.inputs[2].isEmpty ? [Float](repeating: 0, count: scale.count) : constants[conv.inputs[2]]!.floats
             let perChannel = w.count / scale.count
             for c in 0..<scale.count {
-                let s = scale[c] / (variance[c] + epsilon).squareRoot()
-                for i in (c * perChannel)..<((c + 1) * perChannel) { w[i] *= s }
-                b[c] = (b[c] - mean[c]) * s + shift[c]
+                for i in (c * perChannel)..<((c + 1) * perChannel) { w[i] *= scale[c] }
+                b[c] = b[c] * scale[c] + shift[c]
             }
-            let (wName, bName) = ("\(bn.name)/folded_weights", "\(bn.name)/folded_bias")
+            let (wName, bName) = ("\(affine.name)/folded_weights", "\(affine.name)/folded_bias")
             constants[wName] = Constant(shape: weights.shape, values: .float(w))
             constants[bName] = Constant(shape: [scale.count], values: .float(b))
             shapes[wName] = weights.shape
             shapes[bName] = [scale.count]
-            nodes[index] = Node(name: conv.name, op: .conv(window: window, groups: groups, clamp: clamp),
-                                inputs: [conv.inputs[0], wName, bName], output: bn.output)
+            nodes[index] = Node(name: conv.name, op: .conv(window: window, groups: groups, epilogue: epilogue),
+                                inputs: [conv.inputs[0], wName, bName], output: affine.output)
             nodes.remove(at: convIndex)
             index -= 1
             uses = useCounts()
         }
     }
+
+    /// True when every element of `value` is known to be >= 0 (after Relu, a clamp from 0, a
+    /// sigmoid; through max pooling), so a zero pad before a MaxPool acts like ONNX's −inf pads.
+    private func isNonNegative(_ value: String, depth: Int = 0) -> Bool {
+        guard depth < 8, let node = producer(of: value) else { return false }
+        func nonNegative(_ e: Epilogue) -> Bool {
+            switch e.activation {
+            case .sigmoid, .hardSigmoid: true
+            default: e.min >= 0
+            }
+        }
+        switch node.op {
+        case let .unary(e), let .conv(_, _, e): return nonNegative(e)
+        case .pool(.max, _), .globalAveragePool, .reshape: return isNonNegative(node.inputs[0], depth: depth + 1)
+        default: return false
+        }
+    }
+
+    /// A constant Pad of the two spatial axes of a 4-D tensor becomes the padding of the Conv or
+    /// pool that alone reads it: a zero pad for Conv and AveragePool (counted in the mean, as the
+    /// explicit zeros were), and for MaxPool a −inf pad, or a zero pad of a tensor known to be >= 0.
+    mutating func foldPads() {
+        var uses = useCounts()
+        var index = 0
+        while index < nodes.count {
+            defer { index += 1 }
+            guard case let .pad(.constant, pads, fill) = nodes[index].op, pads.count == 8,
+                  pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0, pads.allSatisfy({ $0 >= 0 }),
+                  uses[nodes[index].output] == 1, !outputs.contains(nodes[index].output),
+                  let readerIndex = nodes.firstIndex(where: { $0.inputs.first == nodes[index].output }) else { continue }
+            let pad = nodes[index]
+            var reader = nodes[readerIndex]
+            let (top, left, bottom, right) = (pads[2], pads[3], pads[6], pads[7])
+            func padded(_ window: Window) -> Window {
+                var w = window
+                (w.padTop, w.padLeft, w.padBottom, w.padRight) = (w.padTop + top, w.padLeft + left, w.padBottom + bottom, w.padRight + right)
+                return w
+            }
+            switch reader.op {
+            case let .conv(window, groups, epilogue) where fill == 0:
+                reader.op = .conv(window: padded(window), groups: groups, epilogue: epilogue)
+            case let .pool(.average(countIncludePad), window) where fill == 0 && !window.ceilMode
+                && (countIncludePad || (window.padTop, window.padLeft, window.padBottom, window.padRight) == (0, 0, 0, 0)):
+                reader.op = .pool(.average(countIncludePad: true), padded(window))
+            case let .pool(.max, window) where !window.ceilMode
+                && (fill == -.infinity || (fill == 0 && isNonNegative(pad.inputs[0]))):
+                // Every window must keep at least one real element, or the two would differ.
+                let w = padded(window)
+                guard max(w.padTop, w.padBottom) < w.kernel.h, max(w.padLeft, w.padRight) < w.kernel.w else { continue }
+                reader.op = .pool(.max, w)
+            default:
+                continue
+            }
+            reader.inputs[0] = pad.inputs[0]
+            nodes[readerIndex] = reader
+            nodes.remove(at: index)
+            index -= 1
+            uses = useCounts()
+        }
+    }
+
+    // MARK: activations
+
+    /// Exporters write some activations as small graphs; each becomes the one op it computes:
+    /// - Sigmoid(x)·x → SiLU (Swish), as PyTorch and tf2onnx write EfficientNet's;
+    /// - Clip(x + b, 0, m)·k with k·m = 1 (·k or /m) → HardSigmoid(k, k·b): Keras' and older
+    ///   PyTorch's hard sigmoid, Relu6(x + 3) / 6;
+    /// - HardSigmoid(x)·x → HardSwish, and x·Clip(x + b, 0, m)·k with k·m = 1 likewise:
+    ///   older PyTorch exports' x · relu6(x + 3) / 6.
+    mutating func recognizeActivations() {
+        var uses = useCounts()
+        var index = 0
+        while index < nodes.count {
+            defer { index += 1 }
+            guard let (input, epilogue, consumed) = decomposedActivation(at: index, uses: uses) else { continue }
+            nodes[index] = Node(name: nodes[index].name, op: .unary(epilogue), inputs: [input], output: nodes[index].output)
+            index = remove(consumed, keeping: index) - 1
+            uses = useCounts()
+        }
+    }
+
+    /// The activation that node `index` ends, with its input and the nodes it replaces.
+    private func decomposedActivation(at index: Int, uses: [String: Int]) -> (String, Epilogue, [Int])? {
+        let node = nodes[index]
+        guard case let .binary(op) = node.op, op == .mul || op == .div else { return nil }
+        // The factor k of ·k or /m, and the other operand.
+        var candidates: [(operand: String, factor: Float)] = []
+        if op == .div, let m = scalar(node.inputs[1]) { candidates.append((node.inputs[0], 1 / m)) }
+        if op == .mul {
+            for side in 0..<2 { if let k = scalar(node.inputs[1 - side]) { candidates.append((node.inputs[side], k)) } }
+        }
+        for (operand, k) in candidates {
+            guard let inner = soleProducer(of: operand, uses: uses) else { continue }
+            // Clip(x + b, 0, m)·k → HardSigmoid.
+            if let (x, b, m, chain) = shiftedRelu6(at: inner, uses: uses), Self.isOne(k * m) {
+                return (x, Epilogue(activation: .hardSigmoid(alpha: k, beta: k * b)), chain)
+            }
+            // (x · Clip(x + b, 0, m))·k → HardSwish.
+            if case .binary(.mul) = nodes[inner].op {
+                let product = nodes[inner]
+                for side in 0..<2 {
+                    guard let clip = soleProducer(of: product.inputs[1 - side], uses: uses),
+                          let (x, b, m, chain) = shiftedRelu6(at: clip, uses: uses),
+                          x == product.inputs[side], Self.isOne(k * m) else { continue }
+                    return (x, Epilogue(activation: .hardSwish(alpha: k, beta: k * b)), chain + [inner])
+                }
+            }
+        }
+        // x · Sigmoid(x) → SiLU, x · HardSigmoid(x) → HardSwish.
+        guard op == .mul else { return nil }
+        for side in 0..<2 {
+            let x = node.inputs[side]
+            guard let gateIndex = soleProducer(of: node.inputs[1 - side], uses: uses),
+                  case let .unary(gate) = nodes[gateIndex].op, nodes[gateIndex].inputs[0] == x,
+                  gate.min == -.infinity, gate.max == .infinity else { continue }
+            switch gate.activation {
+            case .sigmoid: return (x, Epilogue(activation: .silu), [gateIndex])
+            case let .hardSigmoid(alpha, beta): return (x, Epilogue(activation: .hardSwish(alpha: alpha, beta: beta)), [gateIndex])
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// Node `index` as Clip(x + b, 0, m) with a scalar b, the add read by the clip alone:
+    /// (x, b, m, the clip's and the add's indices).
+    private func shiftedRelu6(at index: Int, uses: [String: Int]) -> (String, Float, Float, [Int])? {
+        guard case let .unary(clip) = nodes[index].op, clip.activation == .identity, clip.min == 0,
+              clip.max.isFinite, clip.max > 0,
+              let addIndex = soleProducer(of: nodes[index].inputs[0], uses: uses),
+              case .binary(.add) = nodes[addIndex].op else { return nil }
+        let add = nodes[addIndex]
+        for side in 0..<2 {
+            if let b = scalar(add.inputs[1 - side]), constants[add.inputs[side]] == nil,
+               shapes[add.inputs[side]] == shapes[add.output] {
+                return (add.inputs[side], b, clip.max, [index, addIndex])
+            }
+        }
+        return nil
+    }
+
+    /// k·m == 1 up to float rounding (1/6 is not exact).
+    private static func isOne(_ v: Float) -> Bool { abs(v - 1) <= 1e-6 }
+
+    // MARK: epilogue fusion
 
     /// conv(x) + r, with r shaped like the conv's output, becomes conv(x) with a fused residual r.
     mutating func fuseResidualAdds() {
@@ -63,7 +273,7 @@ extension Graph {
                 let other = add.inputs[1 - side]
                 guard shapes[other] == outShape, add.inputs[side] != other,
                       let convIndex = soleProducer(of: add.inputs[side], uses: uses),
-                      case let .conv(_, _, clamp) = nodes[convIndex].op, clamp.isIdentity,
+                      case let .conv(_, _, epilogue) = nodes[convIndex].op, epilogue.isIdentity,
                       nodes[convIndex].inputs.count == 3 else { continue }
                 var conv = nodes[convIndex]
                 conv.inputs.append(other)
@@ -77,27 +287,63 @@ extension Graph {
         }
     }
 
-    /// conv → Relu / Clip(constant bounds) becomes a conv that clamps its output.
-    mutating func fuseClamps() {
+    /// conv → Relu / Clip / Sigmoid / HardSwish / ... becomes a conv whose epilogue computes it
+    /// (a clamp may follow an activation in the same epilogue).
+    mutating func fuseEpilogues() {
         var uses = useCounts()
         var index = 0
         while index < nodes.count {
             defer { index += 1 }
-            let bounds: Clamp
-            switch nodes[index].op {
-            case .unary(.relu): bounds = Clamp(min: 0, max: .infinity)
-            case let .unary(.clamp(low, high)): bounds = Clamp(min: low, max: high)
-            default: continue
-            }
-            guard let convIndex = soleProducer(of: nodes[index].inputs[0], uses: uses),
-                  case let .conv(window, groups, clamp) = nodes[convIndex].op, clamp.isIdentity else { continue }
+            guard case let .unary(next) = nodes[index].op,
+                  let convIndex = soleProducer(of: nodes[index].inputs[0], uses: uses),
+                  case let .conv(window, groups, epilogue) = nodes[convIndex].op,
+                  let combined = epilogue.then(next) else { continue }
             var conv = nodes[convIndex]
-            conv.op = .conv(window: window, groups: groups, clamp: bounds)
+            conv.op = .conv(window: window, groups: groups, epilogue: combined)
             conv.output = nodes[index].output
             nodes[index] = conv
             nodes.remove(at: convIndex)
             index -= 1
             uses = useCounts()
         }
+    }
+
+    // MARK: squeeze-excite
+
+    /// x · expand(reduce(GlobalAveragePool(x))), the two 1×1 convs read by nothing else, becomes
+    /// one squeeze-excite node (one step that never stores the pooled or reduced vectors in the arena).
+    mutating func fuseSqueezeExcites() {
+        var uses = useCounts()
+        var index = 0
+        while index < nodes.count {
+            defer { index += 1 }
+            guard case .binary(.mul) = nodes[index].op else { continue }
+            let mul = nodes[index]
+            for side in 0..<2 {
+                let x = mul.inputs[side]
+                guard let shape = shapes[x], shape.count == 4, shapes[mul.output] == shape,
+                      let expandIndex = soleProducer(of: mul.inputs[1 - side], uses: uses),
+                      let expand = pointwise(nodes[expandIndex]),
+                      let reduceIndex = soleProducer(of: nodes[expandIndex].inputs[0], uses: uses),
+                      let reduce = pointwise(nodes[reduceIndex]),
+                      let poolIndex = soleProducer(of: nodes[reduceIndex].inputs[0], uses: uses),
+                      case .globalAveragePool = nodes[poolIndex].op, nodes[poolIndex].inputs[0] == x,
+                      shapes[nodes[expandIndex].output] == [shape[0], shape[1], 1, 1] else { continue }
+                let (r, e) = (nodes[reduceIndex], nodes[expandIndex])
+                nodes[index] = Node(name: mul.name, op: .squeezeExcite(reduce: reduce, expand: expand),
+                                    inputs: [x, r.inputs[1], r.inputs[2], e.inputs[1], e.inputs[2]], output: mul.output)
+                index = remove([poolIndex, reduceIndex, expandIndex], keeping: index)
+                uses = useCounts()
+                break
+            }
+        }
+    }
+
+    /// A 1×1, stride 1, unpadded, ungrouped conv with no residual: its epilogue.
+    private func pointwise(_ node: Node) -> Epilogue? {
+        guard case let .conv(window, groups, epilogue) = node.op, groups == 1, node.inputs.count == 3,
+              window.kernel == (1, 1), window.stride == (1, 1),
+              (window.padTop, window.padLeft, window.padBottom, window.padRight) == (0, 0, 0, 0) else { return nil }
+        return epilogue
     }
 }

@@ -45,14 +45,16 @@ enum Reference {
         }
     }
 
-    static func apply(_ op: UnaryOp, _ x: Float) -> Float {
-        switch op {
-        case .relu: max(x, 0)
-        case let .clamp(low, high): min(max(x, low), high)
-        case .sigmoid: 1 / (1 + _exp(-x))
+    /// The kernels' epilogue in plain Swift: clamp(activation(x)).
+    static func apply(_ e: Epilogue, _ x: Float) -> Float {
+        let y: Float = switch e.activation {
+        case .identity: x
+        case let .hardSwish(alpha, beta): x * min(max(alpha * x + beta, 0), 1)
         case let .hardSigmoid(alpha, beta): min(max(alpha * x + beta, 0), 1)
-        case .hardSwish: x * min(max(x / 6 + 0.5, 0), 1)
+        case .sigmoid: 1 / (1 + _exp(-x))
+        case .silu: x / (1 + _exp(-x))
         }
+        return min(max(y, e.min), e.max)
     }
 
     static func binary(_ op: BinaryOp, _ a: Constant, _ b: Constant, shape: [Int]) -> Constant {
@@ -64,7 +66,7 @@ enum Reference {
         return Constant(shape: shape, values: .float(out))
     }
 
-    static func unary(_ op: UnaryOp, _ x: Constant) -> Constant {
+    static func unary(_ op: Epilogue, _ x: Constant) -> Constant {
         Constant(shape: x.shape, values: .float(x.floats.map { apply(op, $0) }))
     }
 
@@ -99,6 +101,15 @@ enum Reference {
         }
     }
 
+    static func pad(_ x: Constant, mode: PadMode, pads: [Int], fill: Float) -> Constant {
+        let map = PadMap(inputShape: x.shape, pads: pads, mode: mode)
+        var out = [Float](repeating: 0, count: elementCount(map.outputShape))
+        x.floats.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { map.apply(source.baseAddress!, $0.baseAddress!, fill: fill) }
+        }
+        return Constant(shape: map.outputShape, values: .float(out))
+    }
+
     static func gather(_ data: Constant, indices: [Int], indexShape: [Int], axis: Int, node: String) throws(EngineError) -> Constant {
         let outer = elementCount(Array(data.shape[..<axis]))
         let inner = elementCount(Array(data.shape[(axis + 1)...]))
@@ -117,6 +128,72 @@ enum Reference {
         switch data.values {
         case let .float(v): return Constant(shape: shape, values: .float(order.map { v[$0] }))
         case let .int64(v): return Constant(shape: shape, values: .int64(order.map { v[$0] }))
+        }
+    }
+}
+
+/// Pad's index arithmetic, worked out once: for each axis and output position, the input index
+/// it copies (reflect, edge and wrap fold out-of-range indices back in), or -1 for the fill value.
+struct PadMap: Sendable {
+    let inputShape: [Int], outputShape: [Int]
+    let sources: [[Int]]
+    private let inputStrides: [Int]
+
+    init(inputShape: [Int], pads: [Int], mode: PadMode) {
+        let rank = inputShape.count
+        self.inputShape = inputShape
+        inputStrides = Reference.strides(inputShape)
+        outputShape = (0..<rank).map { inputShape[$0] + pads[$0] + pads[rank + $0] }
+        sources = (0..<rank).map { [outputShape] axis in
+            let n = inputShape[axis]
+            return (0..<outputShape[axis]).map { o in
+                let i = o - pads[axis]
+                if (0..<n).contains(i) { return i }
+                switch mode {
+                case .constant: return -1
+                case .edge: return i < 0 ? 0 : n - 1
+                case .reflect: return i < 0 ? -i : 2 * (n - 1) - i
+                case .wrap: return (i % n + n) % n
+                }
+            }
+        }
+    }
+
+    /// Writes the padded tensor: row by row of the innermost axis; a row whose outer indices
+    /// fall in the padding is all fill. Allocates nothing (it runs per request).
+    func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, fill: Float) {
+        let rank = outputShape.count
+        guard rank > 0 else { y.pointee = x.pointee; return }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
+            index.initialize(repeating: 0)
+            rows(x, y, fill: fill, index: index)
+        }
+    }
+
+    private func rows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, fill: Float, index: UnsafeMutableBufferPointer<Int>) {
+        let rank = outputShape.count, inStrides = inputStrides
+        let n = outputShape[rank - 1], inner = sources[rank - 1]
+        let rows = n == 0 ? 0 : elementCount(outputShape) / n
+        for row in 0..<rows {
+            let out = y + row * n
+            var offset = 0, inside = true
+            for axis in 0..<(rank - 1) {
+                let s = sources[axis][index[axis]]
+                if s < 0 { inside = false; break }
+                offset += s * inStrides[axis]
+            }
+            if inside {
+                for j in 0..<n { out[j] = inner[j] < 0 ? fill : x[offset + inner[j]] }
+            } else {
+                out.update(repeating: fill, count: n)
+            }
+            var axis = rank - 2
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < outputShape[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
         }
     }
 }

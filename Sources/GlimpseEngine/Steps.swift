@@ -176,24 +176,95 @@ final class GlobalAveragePoolStep: Step, @unchecked Sendable {
     }
 }
 
-final class UnaryStep: Step, @unchecked Sendable {
-    var kind: String { "\(op)" }
-    let op: UnaryOp, count: Int, input: Operand, output: Int
+extension gl_conv2d_params {
+    /// Sets the kernels' epilogue fields: activation (GL_ACTIVATION_*) with its constants, then the clamp.
+    mutating func set(_ epilogue: Epilogue) {
+        (output_min, output_max) = (epilogue.min, epilogue.max)
+        (activation, activation_alpha, activation_beta) = epilogue.kernelActivation
+    }
+}
 
-    init(op: UnaryOp, count: Int, input: Operand, output: Int) {
-        (self.op, self.count, self.input, self.output) = (op, count, input, output)
+extension Epilogue {
+    /// The activation as the kernels take it: GL_ACTIVATION_* and its alpha, beta.
+    var kernelActivation: (Int32, Float, Float) {
+        switch activation {
+        case .identity: (Int32(GL_ACTIVATION_IDENTITY), 0, 0)
+        case let .hardSwish(alpha, beta): (Int32(GL_ACTIVATION_HARDSWISH), alpha, beta)
+        case let .hardSigmoid(alpha, beta): (Int32(GL_ACTIVATION_HARDSIGMOID), alpha, beta)
+        case .sigmoid: (Int32(GL_ACTIVATION_SIGMOID), 0, 0)
+        case .silu: (Int32(GL_ACTIVATION_SILU), 0, 0)
+        }
+    }
+}
+
+/// An activation no conv could take in its epilogue (Relu, Clip, Sigmoid, HardSwish ... on their
+/// own), through the kernels' vectorised elementwise epilogue.
+final class ActivationStep: Step, @unchecked Sendable {
+    var kind: String { epilogue.name }
+    let kernels: UnsafePointer<gl_kernels>
+    let epilogue: Epilogue, count: Int, input: Operand, output: Int
+
+    init(kernels: UnsafePointer<gl_kernels>, epilogue: Epilogue, count: Int, input: Operand, output: Int) {
+        (self.kernels, self.epilogue, self.count, self.input, self.output) = (kernels, epilogue, count, input, output)
     }
 
     func run(_ context: RunContext) {
-        let arena = context.arena
-        let x = input.pointer(arena), y = arena + output
-        // One loop per op so each compiles to a tight, vectorizable body.
-        switch op {
-        case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
-        case let .clamp(low, high): for i in 0..<count { y[i] = min(max(x[i], low), high) }
-        case .sigmoid: for i in 0..<count { y[i] = 1 / (1 + _exp(-x[i])) }
-        case let .hardSigmoid(alpha, beta): for i in 0..<count { y[i] = min(max(alpha * x[i] + beta, 0), 1) }
-        case .hardSwish: for i in 0..<count { y[i] = x[i] * min(max(x[i] / 6 + 0.5, 0), 1) }
+        let (kind, alpha, beta) = epilogue.kernelActivation
+        kernels.pointee.activation(kind, alpha, beta, epilogue.min, epilogue.max, count,
+                                   input.pointer(context.arena), context.arena + output)
+    }
+}
+
+/// A Pad that no conv or pool could take as its own padding (reflect, edge, a non-zero value).
+final class PadStep: Step, @unchecked Sendable {
+    var kind: String { "Pad" }
+    let map: PadMap, fill: Float, input: Operand, output: Int
+
+    init(map: PadMap, fill: Float, input: Operand, output: Int) {
+        (self.map, self.fill, self.input, self.output) = (map, fill, input, output)
+    }
+
+    func run(_ context: RunContext) { map.apply(input.pointer(context.arena), context.arena + output, fill: fill) }
+}
+
+/// Squeeze-excite on an NHWC image, in one step: the mean of each channel, two small 1×1 convs
+/// (with their epilogues: e.g. ReLU, then the sigmoid gate) on that one pixel, and the image's
+/// channels scaled by the gate. The vectors live in the session's scratch.
+final class SqueezeExciteStep: Step, @unchecked Sendable {
+    var kind: String { "SqueezeExcite" }
+    var layer: String { "se \(pixels)px \(channels)→\(reduce.params.out_c)→\(channels)" }
+    struct FC {
+        let kernel: UnsafePointer<gl_conv2d_kernel>
+        let params: gl_conv2d_params
+        let packed: UnsafePointer<Float>
+    }
+    let kernels: UnsafePointer<gl_kernels>
+    let reduce: FC, expand: FC
+    let pixels: Int, channels: Int, batch: Int
+    let input: Operand, output: Int
+
+    init(kernels: UnsafePointer<gl_kernels>, reduce: FC, expand: FC, pixels: Int, channels: Int, batch: Int, input: Operand, output: Int) {
+        (self.kernels, self.reduce, self.expand) = (kernels, reduce, expand)
+        (self.pixels, self.channels, self.batch, self.input, self.output) = (pixels, channels, batch, input, output)
+    }
+
+    var weights: UnsafeRawBufferPointer? {
+        let floats = withUnsafePointer(to: reduce.params) { reduce.kernel.pointee.packed_size($0) }
+        return UnsafeRawBufferPointer(start: reduce.packed, count: floats * MemoryLayout<Float>.size)
+    }
+
+    func scratchFloats(threads: Int) -> Int { 2 * channels + Int(reduce.params.out_c) }
+
+    func run(_ context: RunContext) {
+        let kernels = self.kernels.pointee
+        let pooled = context.scratch, reduced = context.scratch + channels, gate = reduced + Int(reduce.params.out_c)
+        let x = input.pointer(context.arena), y = context.arena + output
+        let size = pixels * channels
+        for n in 0..<batch {
+            kernels.global_avgpool(pixels, channels, x + n * size, pooled)
+            withUnsafePointer(to: reduce.params) { reduce.kernel.pointee.run($0, pooled, reduce.packed, nil, reduced, 0, 1) }
+            withUnsafePointer(to: expand.params) { expand.kernel.pointee.run($0, reduced, expand.packed, nil, gate, 0, 1) }
+            kernels.channel_scale(pixels, channels, x + n * size, gate, y + n * size)
         }
     }
 }
