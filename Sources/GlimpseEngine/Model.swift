@@ -87,11 +87,18 @@ public enum KernelVariants {
     }
 
     /// The best variant this CPU runs.
-    public static var best: String { String(cString: gl_kernels_active()!.pointee.variant) }
+    public static var best: String { String(cString: bestTable.pointee.variant) }
+
+    /// The last (most preferred) variant this CPU supports. Chosen here, per model, rather than
+    /// read from a process-wide table that a test or a caller could switch under a loading model.
+    private static var bestTable: UnsafePointer<gl_kernels> {
+        (0..<gl_kernels_variant_count()).reversed().lazy.map { gl_kernels_variant($0)! }
+            .first { gl_kernels_variant_supported($0) != 0 }!
+    }
 
     /// The table named `name` (nil or empty: the best); an error says what exists and what runs here.
     static func table(_ name: String?) throws(EngineError) -> UnsafePointer<gl_kernels> {
-        guard let name, !name.isEmpty else { return gl_kernels_active()! }
+        guard let name, !name.isEmpty else { return bestTable }
         for i in 0..<gl_kernels_variant_count() {
             let table = gl_kernels_variant(i)!
             guard String(cString: table.pointee.variant) == name else { continue }

@@ -6,6 +6,7 @@ extension Graph {
     /// with a plain epilogue), then pattern recognition, then the epilogue fusions.
     mutating func optimize() {
         foldAffinesIntoConvs()
+        foldBiasesIntoMatMuls()
         foldPads()
         recognizeActivations()
         fuseResidualAdds()
@@ -112,6 +113,33 @@ extension Graph {
             nodes.remove(at: convIndex)
             index -= 1
             uses = useCounts()
+        }
+    }
+
+    /// MatMul(x, W) + b, x 2-D and W, b constants, becomes Gemm(x, W, b): Keras classifiers as
+    /// tf2onnx writes them, so the bias is added in the dense layer's epilogue.
+    mutating func foldBiasesIntoMatMuls() {
+        var uses = useCounts()
+        var index = 0
+        while index < nodes.count {
+            defer { index += 1 }
+            guard case .binary(.add) = nodes[index].op else { continue }
+            let add = nodes[index]
+            for side in 0..<2 {
+                guard let productIndex = soleProducer(of: add.inputs[side], uses: uses),
+                      case .matMul = nodes[productIndex].op,
+                      let x = shapes[nodes[productIndex].inputs[0]], x.count == 2,
+                      let w = constants[nodes[productIndex].inputs[1]], w.shape.count == 2,
+                      let bias = constants[add.inputs[1 - side]], bias.count == w.shape[1],
+                      shapes[add.output] == [x[0], w.shape[1]] else { continue }
+                let product = nodes[productIndex]
+                nodes[index] = Node(name: product.name, op: .gemm(alpha: 1, beta: 1, transA: false, transB: false),
+                                    inputs: [product.inputs[0], product.inputs[1], add.inputs[1 - side]], output: add.output)
+                nodes.remove(at: productIndex)
+                index -= 1
+                uses = useCounts()
+                break
+            }
         }
     }
 

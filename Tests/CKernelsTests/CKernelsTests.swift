@@ -56,13 +56,14 @@ struct ConvShape: Sendable, CustomTestStringConvertible {
 
     var params: gl_conv2d_params {
         let span = dilation * (kernel - 1) + 1
-        return gl_conv2d_params(
-            in_h: inH, in_w: inW, in_c: inC,
-            out_h: (inH + pads.top + pads.bottom - span) / stride + 1,
-            out_w: (inW + pads.left + pads.right - span) / stride + 1, out_c: outC,
-            kernel_h: kernel, kernel_w: kernel, stride_h: stride, stride_w: stride,
-            dilation_h: dilation, dilation_w: dilation, pad_top: pads.top, pad_left: pads.left,
-            groups: groups, output_min: relu6 ? 0 : -.infinity, output_max: relu6 ? 6 : .infinity, input_chw: 0, in_plane: 0)
+        var p = gl_conv2d_params()
+        (p.in_h, p.in_w, p.in_c, p.out_c) = (inH, inW, inC, outC)
+        p.out_h = (inH + pads.top + pads.bottom - span) / stride + 1
+        p.out_w = (inW + pads.left + pads.right - span) / stride + 1
+        (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w) = (kernel, kernel, stride, stride)
+        (p.dilation_h, p.dilation_w, p.pad_top, p.pad_left, p.groups) = (dilation, dilation, pads.top, pads.left, groups)
+        (p.output_min, p.output_max) = relu6 ? (0, 6) : (-.infinity, .infinity)
+        return p
     }
 
     var testDescription: String {

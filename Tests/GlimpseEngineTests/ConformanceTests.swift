@@ -13,7 +13,7 @@ import Testing
     /// convolution weights are packed at load, and shapes and axes fix the plan.
     static let parameterInputs: [String: Set<Int>] = [
         "Conv": [1, 2], "BatchNormalization": [1, 2, 3, 4], "Reshape": [1], "Squeeze": [1], "Unsqueeze": [1],
-        "ReduceMean": [1],
+        "ReduceMean": [1], "Pad": [1, 2, 3],
     ]
 
     /// Tests of supported operators that use a feature the engine leaves out, and why. Each must

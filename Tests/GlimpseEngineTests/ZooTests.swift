@@ -1,0 +1,59 @@
+// Exporter-style models (scripts/make_zoo_models.py: PyTorch and tf2onnx graphs of MobileNetV2/V3,
+// ResNet, SqueezeNet, EfficientNet-B0) load unmodified and agree with ONNX Runtime.
+import Foundation
+import GlimpseEngine
+import Testing
+
+/// These models carry seeded random weights, so their logits are not ImageNet-sized: the bound is
+/// relative to the largest golden logit. Float32 sums in another order (and folded BatchNorm,
+/// Pad and Mul/Add) differ by ~1e-6 relative per layer; 50 layers stay far below 1e-3.
+let zooRelativeTolerance: Float = 1e-3
+
+@Suite struct ZooTests {
+    static let directory = Fixtures.models.appendingPathComponent("zoo")
+
+    /// Every model the script wrote (it writes at least the ones named in the issue).
+    static let names: [String] = {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".onnx") }.map { String($0.dropLast(5)) }.sorted()
+    }()
+
+    struct Index: Decodable {
+        struct Entry: Decodable { var name: String, input: String, logits: String }
+        var model: String
+        var input_shape: [Int]
+        var entries: [Entry]
+    }
+
+    @Test func theZooIsThere() {
+        for expected in ["mobilenetv2_pt", "mobilenetv2_tf", "mobilenetv3_small_pt", "mobilenetv3_large_pt",
+                         "resnet18_pt", "squeezenet11_pt", "efficientnet_b0_pt", "efficientnet_b0_tf"] {
+            #expect(Self.names.contains(expected), "models/zoo/\(expected).onnx is missing: run scripts/setup")
+        }
+    }
+
+    @Test(arguments: names, Fixtures.variants)
+    func exportedModelsMatchOnnxRuntime(model name: String, kernels: String) throws {
+        var options = LoadOptions()
+        options.kernels = kernels
+        let model = try Model(contentsOf: Self.directory.appendingPathComponent("\(name).onnx"), options: options)
+        let dir = Self.directory.appendingPathComponent("goldens/\(name)")
+        let index = try JSONDecoder().decode(Index.self, from: Fixtures.data(dir.appendingPathComponent("index.json")))
+        #expect(model.inputs[0].shape.dropFirst() == index.input_shape.dropFirst())
+        let session = model.makeSession()
+        var worst: Float = 0
+        for entry in index.entries {
+            let input = try Fixtures.floats(dir.appendingPathComponent(entry.input))
+            let expected = try Fixtures.floats(dir.appendingPathComponent(entry.logits))
+            _ = session.input().update(from: input)
+            session.run()
+            let logits = Array(session.output())
+            #expect(logits.count == expected.count)
+            let scale = max(1, expected.map(abs).max() ?? 1)
+            let diff = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
+            worst = max(worst, diff / scale)
+            #expect(diff <= zooRelativeTolerance * scale, "\(name)/\(entry.name) on \(kernels): max |diff| \(diff), largest logit \(scale)")
+        }
+        print("zoo \(name) on \(kernels): \(index.entries.count) inputs, max |diff| / max |logit| \(worst), \(model.nodeCount.imported) -> \(model.nodeCount.compiled) nodes")
+    }
+}
