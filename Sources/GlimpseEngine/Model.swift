@@ -64,6 +64,9 @@ public final class Model: Sendable {
     /// Which kernel each convolution (and dense layer) runs.
     public var convolutionKernels: [(node: String, kernel: String)] { program.convKernels }
 
+    /// What each step of a run is: a conv kernel's name, or the operator ("Pad", "SqueezeExcite", "add" ...).
+    public var stepKinds: [String] { program.steps.map(\.kind) }
+
     /// Expansions run fused with their depthwise conv (each one step, its expanded tensor never stored).
     public var fusedExpansions: Int { program.steps.count { $0 is ExpandDepthwiseStep } }
 

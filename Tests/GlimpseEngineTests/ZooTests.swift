@@ -18,6 +18,10 @@ let zooRelativeTolerance: Float = 1e-3
         return files.filter { $0.hasSuffix(".onnx") }.map { String($0.dropLast(5)) }.sorted()
     }()
 
+    /// Step kinds that should never run on their own in an ordinary CNN.
+    static let foldable: Set<String> = ["Pad", "BatchNormalization", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
+                                        "SiLU", "add", "sub", "mul", "div"]
+
     struct Index: Decodable {
         struct Entry: Decodable { var name: String, input: String, logits: String }
         var model: String
@@ -53,6 +57,12 @@ let zooRelativeTolerance: Float = 1e-3
             let diff = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
             worst = max(worst, diff / scale)
             #expect(diff <= zooRelativeTolerance * scale, "\(name)/\(entry.name) on \(kernels): max |diff| \(diff), largest logit \(scale)")
+        }
+        if !name.hasPrefix("pad_") {
+            // Exporters' BatchNorm-as-Mul/Add, Pads, decomposed activations and squeeze-excite gates
+            // all fold into convs and squeeze-excite steps: nothing elementwise is left to run alone.
+            let loose = model.stepKinds.filter { Self.foldable.contains($0) }
+            #expect(loose.isEmpty, "\(name): steps left unfused: \(loose)")
         }
         print("zoo \(name) on \(kernels): \(index.entries.count) inputs, max |diff| / max |logit| \(worst), \(model.nodeCount.imported) -> \(model.nodeCount.compiled) nodes")
     }
