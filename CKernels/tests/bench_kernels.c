@@ -1,4 +1,4 @@
-/* bench_kernels.c — the C A/B bench: times each variant's kernels on EfficientNet-Lite0's layer shapes, one thread, against the measured FMA peak. */
+/* bench_kernels.c — the C A/B bench: times each variant's kernels on EfficientNet-Lite0's and ResNet-18's layer shapes, one thread, against the measured FMA peak. */
 // Build and run from the repository root:
 //   cc -O3 -fno-math-errno -std=c11 -ICKernels/include CKernels/src/*.c CKernels/src/*/*.c
 //      CKernels/tests/bench_kernels.c -lm -o /tmp/bench_kernels && /tmp/bench_kernels [-a] [filter]
@@ -9,10 +9,11 @@
  * may be shared: a median ignores the samples another process slowed down),
  * GFLOP/s (a multiply-add counts 2), that as a % of the peak measured by
  * gl_kernels_peak_gflops for the fastest variant (one core's FMA peak on
- * AVX2 machines), and how many times faster than the scalar variant's
- * selected kernel. Data stays warm in cache between runs, as between the
+ * AVX2 machines), and how many times faster than the scalar and the avx2
+ * variants' selected kernels (A/B). Data stays warm in cache between runs, as between the
  * layers of one forward pass. The last lines weight each shape by how often
- * Lite0 (224x224, batch 1) runs it: an estimate of its kernel time.
+ * its network (Lite0 or ResNet-18, 224x224, batch 1) runs it: an estimate of
+ * that network's kernel time (ResNet-18's max pool is not among its shapes).
  */
 #define _POSIX_C_SOURCE 199309L
 #include "ckernels.h"
@@ -54,7 +55,10 @@ struct shape {
     int residual;       /* with the block's residual add */
     int global_pool;
     gl_conv2d_params p;
+    int net;            /* 0 Lite0, 1 ResNet-18, 2 neither (counted in no total) */
 };
+static const char *const net_names[] = {"Lite0", "ResNet-18"};
+#define NETS 2
 
 /* TF "SAME" padding as Lite0's converted model has it: the extra row/column of
  * an odd total at the bottom/right, so pad_top = total / 2. */
@@ -67,6 +71,14 @@ struct shape {
 #define BOUNDS_linear -INFINITY, INFINITY
 #define PW(hw, ic, oc, act) CONV(hw, ic, oc, 1, 1, 1, act)
 #define DW(hw, c, k, s) CONV(hw, c, c, k, s, c, relu6)
+/* PyTorch's symmetric padding (torchvision's ResNet): pad on every side, the output what fits. */
+#define CONVP(ih, ic, oc, k, s, pad, act) \
+    {ih, ih, ic, (ih + 2 * pad - k) / s + 1, (ih + 2 * pad - k) / s + 1, oc, k, k, s, s, 1, 1, pad, pad, 1, BOUNDS_##act}
+/* The same conv reading a CHW image (the engine's first conv, where a variant has a CHW kernel) */
+#define CONVP_CHW(ih, ic, oc, k, s, pad, act) \
+    {ih, ih, ic, (ih + 2 * pad - k) / s + 1, (ih + 2 * pad - k) / s + 1, oc, k, k, s, s, 1, 1, pad, pad, 1, \
+     BOUNDS_##act, .input_chw = 1}
+#define BOUNDS_relu 0.0f, INFINITY
 
 static const struct shape shapes[] = {
     {"stem 3x3s2 224x224x3->32", 1, 0, 0, CONV(224, 3, 32, 3, 2, 1, relu6)},
@@ -103,6 +115,33 @@ static const struct shape shapes[] = {
     {"pw 7x7x320->1280", 1, 0, 0, PW(7, 320, 1280, relu6)},
     {"global avgpool 7x7x1280", 1, 0, 1, {7, 7, 1280, 1, 1, 1280, 7, 7, 1, 1, 1, 1, 0, 0, 1280, BOUNDS_linear}},
     {"classifier 1x1x1280->1000", 1, 0, 0, PW(1, 1280, 1000, linear)},
+    /* ResNet-18 (torchvision): BatchNorm folded, ReLU the clamp; a block's second conv adds the
+     * residual before its ReLU; the 1x1 stride-2 downsample convs feed that residual */
+    {"stem 7x7s2 224x224x3->64", 1, 0, 0, CONVP(224, 3, 64, 7, 2, 3, relu), 1},
+    {"stem 7x7s2 chw 224x3->64", 0, 0, 0, CONVP_CHW(224, 3, 64, 7, 2, 3, relu), 1},
+    {"3x3s1 56x56x64->64", 2, 0, 0, CONVP(56, 64, 64, 3, 1, 1, relu), 1},
+    {"3x3s1 56x56x64->64 +res", 2, 1, 0, CONVP(56, 64, 64, 3, 1, 1, relu), 1},
+    {"3x3s2 56x56x64->128", 1, 0, 0, CONVP(56, 64, 128, 3, 2, 1, relu), 1},
+    {"1x1s2 56x56x64->128", 1, 0, 0, CONVP(56, 64, 128, 1, 2, 0, linear), 1},
+    {"3x3s1 28x28x128->128", 1, 0, 0, CONVP(28, 128, 128, 3, 1, 1, relu), 1},
+    {"3x3s1 28x28x128->128 +res", 2, 1, 0, CONVP(28, 128, 128, 3, 1, 1, relu), 1},
+    {"3x3s2 28x28x128->256", 1, 0, 0, CONVP(28, 128, 256, 3, 2, 1, relu), 1},
+    {"1x1s2 28x28x128->256", 1, 0, 0, CONVP(28, 128, 256, 1, 2, 0, linear), 1},
+    {"3x3s1 14x14x256->256", 1, 0, 0, CONVP(14, 256, 256, 3, 1, 1, relu), 1},
+    {"3x3s1 14x14x256->256 +res", 2, 1, 0, CONVP(14, 256, 256, 3, 1, 1, relu), 1},
+    {"3x3s2 14x14x256->512", 1, 0, 0, CONVP(14, 256, 512, 3, 2, 1, relu), 1},
+    {"1x1s2 14x14x256->512", 1, 0, 0, CONVP(14, 256, 512, 1, 2, 0, linear), 1},
+    {"3x3s1 7x7x512->512", 1, 0, 0, CONVP(7, 512, 512, 3, 1, 1, relu), 1},
+    {"3x3s1 7x7x512->512 +res", 2, 1, 0, CONVP(7, 512, 512, 3, 1, 1, relu), 1},
+    {"global avgpool 7x7x512", 1, 0, 1, {7, 7, 512, 1, 1, 512, 7, 7, 1, 1, 1, 1, 0, 0, 512, BOUNDS_linear}, 1},
+    {"classifier 1x1x512->1000", 1, 0, 0, PW(1, 512, 1000, linear), 1},
+    /* other stems and dense 3x3 convs: MobileNetV2's stem (PyTorch pads), Lite0's read as CHW,
+     * and thin dense layers (in_c 16-32) */
+    {"stem 3x3s2 p1 224x224x3->32", 1, 0, 0, CONVP(224, 3, 32, 3, 2, 1, relu6), 2},
+    {"stem 3x3s2 p1 chw 224x3->32", 1, 0, 0, CONVP_CHW(224, 3, 32, 3, 2, 1, relu6), 2},
+    {"3x3s1 112x112x16->16", 1, 0, 0, CONVP(112, 16, 16, 3, 1, 1, relu), 2},
+    {"3x3s1 56x56x32->24", 1, 0, 0, CONVP(56, 32, 24, 3, 1, 1, relu), 2},
+    {"3x3s2 112x112x32->64", 1, 0, 0, CONVP(112, 32, 64, 3, 2, 1, relu), 2},
 };
 #define SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -177,11 +216,12 @@ int main(int argc, char **argv) {
         printf("  %s %.1f GFLOP/s", ks->variant, g);
         if (g > peak) peak = g;
     }
-    printf("\n%% of peak is of %.1f GFLOP/s; x scalar = scalar's selected kernel time / this time\n\n", peak);
+    printf("\n%% of peak is of %.1f GFLOP/s; x scalar, x avx2 = that variant's selected kernel time / this time\n\n",
+           peak);
 
-    double total[8] = {0};
-    printf("%-27s %3s %-7s %-28s %9s %8s %7s %8s\n", "shape", "n", "variant", "kernel", "median ms",
-           "GFLOP/s", "% peak", "x scalar");
+    double total[NETS][8] = {{0}};
+    printf("%-27s %3s %-7s %-31s %9s %8s %7s %8s %6s\n", "shape", "n", "variant", "kernel", "median ms",
+           "GFLOP/s", "% peak", "x scalar", "x avx2");
     for (size_t s = 0; s < SHAPES; s++) {
         const struct shape *sh = &shapes[s];
         if (filter && !strstr(sh->name, filter)) continue;
@@ -195,7 +235,7 @@ int main(int argc, char **argv) {
         float *bias = random_floats(p->out_c);
         float *res = sh->residual ? random_floats(p->out_h * p->out_w * p->out_c) : NULL;
         float *out = random_floats(p->out_h * p->out_w * p->out_c);
-        double scalar_time = 0.0;
+        double scalar_time = 0.0, avx2_time = 0.0;
         for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
             const gl_kernels *ks = gl_kernels_variant(v);
             if (!gl_kernels_variant_supported(ks)) continue;
@@ -217,12 +257,14 @@ int main(int argc, char **argv) {
                 }
                 const int selected = k == sel;
                 if (selected && v == 0) scalar_time = t;
-                if (selected && v < 8) total[v] += sh->count * t;
-                char ratio[16] = "";
+                if (selected && strcmp(ks->variant, "avx2") == 0) avx2_time = t;
+                if (selected && v < 8 && sh->net < NETS) total[sh->net][v] += sh->count * t;
+                char ratio[16] = "", ab[16] = "";
                 if (scalar_time > 0.0) snprintf(ratio, sizeof ratio, "%.2f", scalar_time / t);
-                printf("%-27s %3d %-7s %-28s %9.4f %8.2f %7.1f %8s%s\n", sh->name, sh->count, ks->variant,
+                if (avx2_time > 0.0) snprintf(ab, sizeof ab, "%.2f", avx2_time / t);
+                printf("%-27s %3d %-7s %-31s %9.4f %8.2f %7.1f %8s %6s%s\n", sh->name, sh->count, ks->variant,
                        k ? k->name : "global_avgpool", t * 1e3, flops / t * 1e-9,
-                       100.0 * flops / t * 1e-9 / peak, ratio, all && selected && k ? " (selected)" : "");
+                       100.0 * flops / t * 1e-9 / peak, ratio, ab, all && selected && k ? " (selected)" : "");
             }
         }
         free(in);
@@ -231,14 +273,16 @@ int main(int argc, char **argv) {
         free(res);
         free(out);
     }
-    printf("\nLite0 forward pass, these kernels weighted by their counts (%s):\n",
-           filter ? "filtered shapes only" : "all shapes");
-    for (size_t v = 0; v < gl_kernels_variant_count() && v < 8; v++) {
-        const gl_kernels *ks = gl_kernels_variant(v);
-        if (!gl_kernels_variant_supported(ks)) continue;
-        printf("  %-7s %8.3f ms", ks->variant, total[v] * 1e3);
-        if (v > 0 && total[v] > 0.0) printf("   (x%.2f scalar)", total[0] / total[v]);
-        printf("\n");
+    for (int net = 0; net < NETS; net++) {
+        printf("\n%s forward pass, these kernels weighted by their counts (%s):\n", net_names[net],
+               filter ? "filtered shapes only" : "all shapes");
+        for (size_t v = 0; v < gl_kernels_variant_count() && v < 8; v++) {
+            const gl_kernels *ks = gl_kernels_variant(v);
+            if (!gl_kernels_variant_supported(ks)) continue;
+            printf("  %-7s %8.3f ms", ks->variant, total[net][v] * 1e3);
+            if (v > 0 && total[net][v] > 0.0) printf("   (x%.2f scalar)", total[net][0] / total[net][v]);
+            printf("\n");
+        }
     }
     return 0;
 }

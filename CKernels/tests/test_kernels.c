@@ -733,7 +733,99 @@ static void directed_wide_depthwise(void) {
     }
 }
 
+/* A dense conv (groups 1, dilation 1) with symmetric pads and what output fits, clamp as ReLU. */
+static conv_case dense_case(size_t hw, size_t in_c, size_t out_c, size_t k, size_t s, size_t pad, int residual) {
+    conv_case cc;
+    memset(&cc, 0, sizeof cc);
+    gl_conv2d_params *p = &cc.p;
+    p->in_h = p->in_w = hw;
+    p->in_c = in_c, p->out_c = out_c;
+    p->kernel_h = p->kernel_w = k;
+    p->stride_h = p->stride_w = s;
+    p->dilation_h = p->dilation_w = p->groups = 1;
+    p->pad_top = p->pad_left = pad;
+    set_output(p, pad, pad);
+    set_clamp(p, 1);
+    cc.bias = 1, cc.residual = residual, cc.family = "dense";
+    return cc;
+}
+
+/*
+ * Dense convolutions (groups 1, dilation 1), where the AVX-512 and NEON tables have register-
+ * blocked kernels: ResNet-18's 3x3 layers, its 1x1 stride-2 downsamples and its 7x7/2 stem
+ * scaled down (rows of one block, of several with the edge ones copied, of taps read through a
+ * row of zeros: 200-512 channels), and random shapes: windows 1-7, strides 1-3, every pad
+ * 0..k-1 on each side (bottom/right through out_h/out_w), input channels off multiples of 4
+ * and 16, output channels 1-47 and tails past a multiple of 32, residual, clamp. The kernels
+ * that decline a shape (the AVX-512 one leaves thin outputs to AVX2) are tested where they
+ * accept one; the registry check in check_conv_case covers which is picked.
+ */
+static void directed_dense(void) {
+    const conv_case resnet[] = {
+        dense_case(14, 64, 64, 3, 1, 1, 1),   dense_case(30, 64, 64, 3, 1, 1, 0),
+        dense_case(15, 64, 128, 3, 2, 1, 0),  dense_case(16, 64, 128, 3, 2, 1, 0),
+        dense_case(13, 64, 128, 1, 2, 0, 1),  dense_case(8, 128, 128, 3, 1, 1, 1),
+        dense_case(7, 256, 256, 3, 1, 1, 1),  dense_case(8, 256, 96, 3, 2, 1, 0),
+        dense_case(5, 512, 64, 3, 1, 1, 1),   dense_case(29, 3, 64, 7, 2, 3, 0),
+        dense_case(33, 3, 32, 3, 2, 1, 0),    dense_case(9, 200, 70, 3, 1, 1, 0),
+    };
+    for (size_t i = 0; i < COUNT(resnet); i++) check_conv_case(&resnet[i]);
+    /* a TF SAME stem: the odd extra row and column at the bottom/right */
+    conv_case same = dense_case(32, 3, 32, 3, 2, 0, 0);
+    set_output(&same.p, 1, 1);
+    check_conv_case(&same);
+
+    static const size_t ks[] = {1, 2, 3, 3, 5, 7};
+    static const size_t ins[] = {1, 3, 4, 16, 17, 31, 64, 100, 200};
+    for (size_t i = 0; i < 90; i++) {
+        conv_case cc;
+        gl_conv2d_params *p = &cc.p;
+        memset(p, 0, sizeof *p);
+        p->groups = p->dilation_h = p->dilation_w = 1;
+        p->kernel_h = ks[i % COUNT(ks)];
+        p->kernel_w = rng_range(0, 4) ? p->kernel_h : rng_pick(ks, COUNT(ks));
+        p->stride_h = p->stride_w = 1 + (i / COUNT(ks)) % 3;
+        if (rng_range(0, 5) == 0) p->stride_w = rng_range(1, 3);
+        p->in_c = ins[i % COUNT(ins)];
+        p->out_c = i % 2 ? rng_range(1, 47) : rng_range(48, 100);
+        /* few rows where the window is deep, rows of up to 3-4 blocks */
+        const size_t depth = p->in_c * p->kernel_h * p->kernel_w;
+        check_random_image(&cc, depth > 600 ? 4 : 12, 40, "dense");
+    }
+}
+
+/* ResNet-18's dense layers (full size) get the variant's register-blocked dense kernel. */
+static void check_dense_selected(void) {
+    static const struct { const char *variant, *kernel; } want[] = {
+        {"avx512", "gl_f32_conv2d_12x32__avx512"},
+        {"neon", "gl_f32_conv2d_8x8_neon"},
+    };
+    const conv_case shapes[] = {
+        dense_case(224, 3, 64, 7, 2, 3, 0),  dense_case(56, 64, 64, 3, 1, 1, 1),
+        dense_case(56, 64, 128, 3, 2, 1, 0), dense_case(56, 64, 128, 1, 2, 0, 0),
+        dense_case(28, 128, 128, 3, 1, 1, 1), dense_case(28, 128, 256, 3, 2, 1, 0),
+        dense_case(14, 256, 256, 3, 1, 1, 1), dense_case(14, 256, 512, 3, 2, 1, 0),
+        dense_case(7, 512, 512, 3, 1, 1, 1),  dense_case(224, 3, 32, 3, 2, 1, 0),
+    };
+    for (size_t v = 0; v < gl_kernels_variant_count(); v++) {
+        const gl_kernels *ks = gl_kernels_variant(v);
+        for (size_t w = 0; w < COUNT(want); w++) {
+            if (strcmp(ks->variant, want[w].variant) != 0) continue;
+            for (size_t i = 0; i < COUNT(shapes); i++) {
+                const gl_conv2d_kernel *sel = gl_conv2d_select(ks, &shapes[i].p);
+                const gl_conv2d_params *p = &shapes[i].p;
+                report(sel != NULL && strcmp(sel->name, want[w].kernel) == 0,
+                       "[%s] %zux%zux%zu->%zu k%zu s%zu: gl_conv2d_select picked %s, want %s", ks->variant,
+                       p->in_h, p->in_w, p->in_c, p->out_c, p->kernel_h, p->stride_h,
+                       sel ? sel->name : "NULL", want[w].kernel);
+            }
+        }
+    }
+}
+
 static void test_conv(size_t random_cases) {
+    check_dense_selected();
+    directed_dense();
     directed_chw();
     directed_wide_depthwise();
     directed_pads();

@@ -99,7 +99,11 @@ void gl_f32_dwconv_kxk_4c_neon(const gl_conv2d_params *p, const float *input,
                                const float *packed, const float *residual, float *output,
                                size_t row_begin, size_t row_end);
 
-/* ---- f32-conv2d-neon.c (weights: the scalar x8 panels per group, gl_f32_conv2d_pack_x8) ---- */
+/* ---- f32-conv2d-neon.c (weights: the scalar x8 panels per group, gl_f32_conv2d_pack_x8);
+ * dense convs (groups 1, dilation 1) in 8-pixel blocks, any other in 4-pixel blocks ---- */
+int gl_f32_conv2d_dense_neon_supports(const gl_conv2d_params *p);
+void gl_f32_conv2d_8x8_neon(const gl_conv2d_params *p, const float *input, const float *packed,
+                            const float *residual, float *output, size_t row_begin, size_t row_end);
 void gl_f32_conv2d_4x8_neon(const gl_conv2d_params *p, const float *input,
                             const float *packed, const float *residual, float *output,
                             size_t row_begin, size_t row_end);

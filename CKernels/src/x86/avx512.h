@@ -70,5 +70,15 @@ void gl_f32_conv2d_chw_pack_x32(const gl_conv2d_params *p, const float *weights_
 void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
                                      const float *residual, float *output, size_t row_begin, size_t row_end);
 
+/* ---- f32-conv2d-avx512.c: dense convolution (NHWC, groups 1, dilation 1: ResNet's 3x3 layers,
+ * an NHWC stem), 12 pixels × 32 channels; panels of 32 output channels (the last of 16 when
+ * enough), each [bias[w], w[ky][kx][ci][w]] ---- */
+int gl_f32_conv2d_dense_supports(const gl_conv2d_params *p);
+size_t gl_f32_conv2d_packed_size_x32(const gl_conv2d_params *p);
+void gl_f32_conv2d_pack_x32(const gl_conv2d_params *p, const float *weights_oihw,
+                            const float *bias, float *packed);
+void gl_f32_conv2d_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                                 const float *residual, float *output, size_t row_begin, size_t row_end);
+
 #endif
 #endif

@@ -7,7 +7,9 @@
  * layers it is faster on (shallower pointwise layers keep the 6x16 kernel), and 16-channel
  * depthwise 3x3/5x5 before the AVX2 ones, which still take dilated or stride-3 windows; and
  * the stem kernel that reads the caller's CHW image (only it accepts input_chw); thin pointwise
- * outputs (<= 48 channels) take the 6x16 kernel's tiles built with 32 ymm registers. */
+ * outputs (<= 48 channels) take the 6x16 kernel's tiles built with 32 ymm registers; dense convs
+ * (groups 1, dilation 1: ResNet's 3x3 layers, an NHWC stem) the 12x32 implicit GEMM, unless
+ * their output channels would leave lanes idle; the AVX2 conv keeps grouped and dilated ones. */
 static const gl_conv2d_kernel avx512_conv2d[] = {
     GL_CONV2D(gl_f32_conv1x1_1x64__avx2, "avx2", gl_f32_conv1x1_small_supports,
               gl_f32_conv1x1_packed_size_x64, gl_f32_conv1x1_pack_x64),
@@ -29,6 +31,8 @@ static const gl_conv2d_kernel avx512_conv2d[] = {
               gl_f32_dwconv_packed_size_c8, gl_f32_dwconv_pack_c8),
     GL_CONV2D(gl_f32_conv2d_chw_12x32__avx512, "avx512", gl_f32_conv2d_chw_supports,
               gl_f32_conv2d_chw_packed_size_x32, gl_f32_conv2d_chw_pack_x32),
+    GL_CONV2D(gl_f32_conv2d_12x32__avx512, "avx512", gl_f32_conv2d_dense_supports,
+              gl_f32_conv2d_packed_size_x32, gl_f32_conv2d_pack_x32),
     GL_CONV2D(gl_f32_conv2d_6x16__avx2, "avx2", gl_f32_conv2d_supports,
               gl_f32_conv2d_packed_size_x16, gl_f32_conv2d_pack_x16),
 };
