@@ -109,7 +109,11 @@ enum Op: Sendable, Equatable {
     case reshape
     case transpose(perm: [Int])
     /// inputs: A, B, C ("" when absent).
-    case gemm(alpha: Float, beta: Float, transA: Bool, transB: Bool)
+    /// inputs: A, B, C ("" when absent); the epilogue applies to the result (a fused activation).
+    case gemm(alpha: Float, beta: Float, transA: Bool, transB: Bool, epilogue: Epilogue)
+    /// y = x·scale[c] + shift[c] over axis 1 (a BatchNorm or a chain of per-channel Mul/Add that
+    /// no conv could take, such as a model's own input normalisation). inputs: x, scale, shift.
+    case channelAffine
     case matMul
     case softmax(axis: Int, coerce2D: Bool)
     case reduceMean(axes: [Int], keepDims: Bool)
@@ -139,6 +143,7 @@ enum Op: Sendable, Equatable {
         case .reshape: "Reshape"
         case .transpose: "Transpose"
         case .gemm: "Gemm"
+        case .channelAffine: "ChannelAffine"
         case .matMul: "MatMul"
         case .softmax: "Softmax"
         case .reduceMean: "ReduceMean"

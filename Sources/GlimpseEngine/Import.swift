@@ -437,7 +437,7 @@ struct Importer {
             if !input(2).isEmpty, try broadcast([m, n], shapes[2], node: name) != [m, n] {
                 throw .invalidModel("node '\(name)': C \(shapes[2]) does not broadcast to [\(m), \(n)]")
             }
-            define(output, shape: [m, n], node: Node(name: name, op: .gemm(alpha: alpha, beta: beta, transA: transA, transB: transB),
+            define(output, shape: [m, n], node: Node(name: name, op: .gemm(alpha: alpha, beta: beta, transA: transA, transB: transB, epilogue: .identity),
                                                      inputs: [inputs[0], inputs[1], input(2)], output: output))
 
         case "MatMul":

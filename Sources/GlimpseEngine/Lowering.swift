@@ -226,13 +226,15 @@ struct Lowering {
         case let .conv(window, groups, epilogue):
             try lowerConv(node, window: window, groups: groups, epilogue: epilogue)
 
-        case let .batchNorm(epsilon):
+        case .batchNorm, .channelAffine:
             let layout: Layout = outShape.count == 4 ? .nhwc : .plain
             let c = outShape[1]
-            let (gamma, beta, mean, variance) = (graph.constants[node.inputs[1]]!.floats, graph.constants[node.inputs[2]]!.floats,
-                                                 graph.constants[node.inputs[3]]!.floats, graph.constants[node.inputs[4]]!.floats)
-            let scale = (0..<c).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
-            let shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
+            var scale = graph.constants[node.inputs[1]]!.floats, shift = graph.constants[node.inputs[2]]!.floats
+            if case let .batchNorm(epsilon) = node.op {
+                let (gamma, beta, mean, variance) = (scale, shift, graph.constants[node.inputs[3]]!.floats, graph.constants[node.inputs[4]]!.floats)
+                scale = (0..<c).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
+                shift = (0..<c).map { beta[$0] - mean[$0] * scale[$0] }
+            }
             let (s, b) = (storage.store(scale), storage.store(shift))
             let x = try ref(node.inputs[0], layout)
             emit([x], output: define(node.output, layout)) { ops, out in
@@ -329,8 +331,8 @@ struct Lowering {
                 TransposeStep(input: ops[0], output: out, inputShape: inShape, perm: perm)
             }
 
-        case let .gemm(alpha, beta, transA, transB):
-            try lowerGemm(node, alpha: alpha, beta: beta, transA: transA, transB: transB)
+        case let .gemm(alpha, beta, transA, transB, epilogue):
+            try lowerGemm(node, alpha: alpha, beta: beta, transA: transA, transB: transB, epilogue: epilogue)
 
         case .matMul:
             try lowerMatMul(node)
@@ -548,19 +550,20 @@ struct Lowering {
     /// A product with constant weights is a 1×1 convolution over the rows of A, so it gets the
     /// fast pointwise kernel and a fused bias. Like every pointwise conv, A's M rows are M output
     /// rows of one pixel, which threads split evenly.
-    private mutating func emitDense(_ node: Node, rows: Int, k: Int, n: Int, weightsNK: [Float], bias: [Float]?) throws(EngineError) {
+    private mutating func emitDense(_ node: Node, rows: Int, k: Int, n: Int, weightsNK: [Float], bias: [Float]?,
+                                    epilogue: Epilogue = .identity) throws(EngineError) {
         var p = gl_conv2d_params()
         (p.in_h, p.in_w, p.in_c) = (rows, 1, k)
         (p.out_h, p.out_w, p.out_c) = (rows, 1, n)
         (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w) = (1, 1, 1, 1, 1, 1)
         p.groups = 1
-        (p.output_min, p.output_max) = (-.infinity, .infinity)
+        p.set(epilogue)
         let input = try ref(node.inputs[0], .plain)
         try emitConv(node.name, p, weights: weightsNK, bias: bias, input: input, residual: nil,
                      output: define(node.output, .plain), batch: 1)
     }
 
-    private mutating func lowerGemm(_ node: Node, alpha: Float, beta: Float, transA: Bool, transB: Bool) throws(EngineError) {
+    private mutating func lowerGemm(_ node: Node, alpha: Float, beta: Float, transA: Bool, transB: Bool, epilogue: Epilogue) throws(EngineError) {
         let kernels = self.kernels
         let a = graph.shape(node.inputs[0])
         let (m, k) = transA ? (a[1], a[0]) : (a[0], a[1])
@@ -577,7 +580,7 @@ struct Lowering {
                 let c = graph.constants[cName]!.floats
                 bias = (0..<n).map { beta * c[c.count == 1 ? 0 : $0] }
             }
-            try emitDense(node, rows: m, k: k, n: n, weightsNK: nk, bias: bias)
+            try emitDense(node, rows: m, k: k, n: n, weightsNK: nk, bias: bias, epilogue: epilogue)
             return
         }
         let layoutA = transA ? GemmStep.Matrix(rowStride: 1, colStride: m) : GemmStep.Matrix(rowStride: k, colStride: 1)
@@ -589,9 +592,16 @@ struct Lowering {
             cStrides = (s[0], s[1])
             refs.append(try ref(cName, .plain))
         }
-        emit(refs, output: define(node.output, .plain)) { ops, out in
+        let output = define(node.output, .plain)
+        emit(refs, output: output) { ops, out in
             GemmStep(kernels: kernels, m: m, n: n, k: k, alpha: alpha, a: ops[0], layoutA: layoutA, b: ops[1], layoutB: layoutB,
                      batches: [(0, 0, 0)], c: ops.count > 2 ? ops[2] : nil, cStrides: cStrides, beta: beta, output: out)
+        }
+        if !epilogue.isIdentity {
+            // The strided GEMM has no epilogue: the fused activation runs over its result in place.
+            emit([.buffer(output)], output: output) { ops, out in
+                ActivationStep(kernels: kernels, epilogue: epilogue, count: m * n, input: ops[0], output: out)
+            }
         }
     }
 

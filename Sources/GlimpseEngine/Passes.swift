@@ -2,13 +2,15 @@
 // decomposed activations, fuse residual adds and activations, and find squeeze-excite blocks.
 
 extension Graph {
-    /// Runs every pass in the order that keeps each one simple: folds first (they need a conv
-    /// with a plain epilogue), then pattern recognition, then the epilogue fusions.
+    /// Runs every pass in the order that keeps each one simple: decomposed activations first
+    /// (before a fold takes their `+ 3` into a conv's bias), then the folds (they need a conv with
+    /// a plain epilogue), then the epilogue fusions.
     mutating func optimize() {
+        recognizeActivations()
         foldAffinesIntoConvs()
+        composeChannelAffines()
         foldBiasesIntoMatMuls()
         foldPads()
-        recognizeActivations()
         fuseResidualAdds()
         fuseEpilogues()
         fuseSqueezeExcites()
@@ -57,6 +59,8 @@ extension Graph {
     /// BatchNorm it cannot fuse as Mul then Add).
     private func channelAffine(_ node: Node) -> (input: String, scale: [Float], shift: [Float])? {
         switch node.op {
+        case .channelAffine:
+            return (node.inputs[0], constants[node.inputs[1]]!.floats, constants[node.inputs[2]]!.floats)
         case let .batchNorm(epsilon):
             guard shapes[node.inputs[0]]?.count == 4 else { return nil }
             let (gamma, beta, mean, variance) = (constants[node.inputs[1]]!.floats, constants[node.inputs[2]]!.floats,
@@ -116,6 +120,28 @@ extension Graph {
         }
     }
 
+    /// Consecutive per-channel affine ops that no conv took (a model's input normalisation, written
+    /// as Mul, Sub, Div, ...) become one: x·s1 + t1, then ·s2 + t2, is x·(s1·s2) + (t1·s2 + t2).
+    mutating func composeChannelAffines() {
+        var uses = useCounts()
+        var index = 0
+        while index < nodes.count {
+            defer { index += 1 }
+            guard let (input, s2, t2) = channelAffine(nodes[index]),
+                  let firstIndex = soleProducer(of: input, uses: uses),
+                  let (x, s1, t1) = channelAffine(nodes[firstIndex]), s1.count == s2.count else { continue }
+            let node = nodes[index]
+            let scale = s1.indices.map { s1[$0] * s2[$0] }, shift = s1.indices.map { t1[$0] * s2[$0] + t2[$0] }
+            let (sName, tName) = ("\(node.name)/composed_scale", "\(node.name)/composed_shift")
+            constants[sName] = Constant(shape: [scale.count], values: .float(scale))
+            constants[tName] = Constant(shape: [shift.count], values: .float(shift))
+            (shapes[sName], shapes[tName]) = ([scale.count], [shift.count])
+            nodes[index] = Node(name: node.name, op: .channelAffine, inputs: [x, sName, tName], output: node.output)
+            index = remove([firstIndex], keeping: index) - 1
+            uses = useCounts()
+        }
+    }
+
     /// MatMul(x, W) + b, x 2-D and W, b constants, becomes Gemm(x, W, b): Keras classifiers as
     /// tf2onnx writes them, so the bias is added in the dense layer's epilogue.
     mutating func foldBiasesIntoMatMuls() {
@@ -133,7 +159,7 @@ extension Graph {
                       let bias = constants[add.inputs[1 - side]], bias.count == w.shape[1],
                       shapes[add.output] == [x[0], w.shape[1]] else { continue }
                 let product = nodes[productIndex]
-                nodes[index] = Node(name: product.name, op: .gemm(alpha: 1, beta: 1, transA: false, transB: false),
+                nodes[index] = Node(name: product.name, op: .gemm(alpha: 1, beta: 1, transA: false, transB: false, epilogue: .identity),
                                     inputs: [product.inputs[0], product.inputs[1], add.inputs[1 - side]], output: add.output)
                 nodes.remove(at: productIndex)
                 index -= 1
@@ -315,7 +341,7 @@ extension Graph {
         }
     }
 
-    /// conv → Relu / Clip / Sigmoid / HardSwish / ... becomes a conv whose epilogue computes it
+    /// conv (or Gemm) → Relu / Clip / Sigmoid / HardSwish / ... becomes a conv whose epilogue computes it
     /// (a clamp may follow an activation in the same epilogue).
     mutating func fuseEpilogues() {
         var uses = useCounts()
@@ -323,11 +349,18 @@ extension Graph {
         while index < nodes.count {
             defer { index += 1 }
             guard case let .unary(next) = nodes[index].op,
-                  let convIndex = soleProducer(of: nodes[index].inputs[0], uses: uses),
-                  case let .conv(window, groups, epilogue) = nodes[convIndex].op,
-                  let combined = epilogue.then(next) else { continue }
+                  let convIndex = soleProducer(of: nodes[index].inputs[0], uses: uses) else { continue }
             var conv = nodes[convIndex]
-            conv.op = .conv(window: window, groups: groups, epilogue: combined)
+            switch conv.op {
+            case let .conv(window, groups, epilogue):
+                guard let combined = epilogue.then(next) else { continue }
+                conv.op = .conv(window: window, groups: groups, epilogue: combined)
+            case let .gemm(alpha, beta, transA, transB, epilogue):
+                guard let combined = epilogue.then(next) else { continue }
+                conv.op = .gemm(alpha: alpha, beta: beta, transA: transA, transB: transB, epilogue: combined)
+            default:
+                continue
+            }
             conv.output = nodes[index].output
             nodes[index] = conv
             nodes.remove(at: convIndex)

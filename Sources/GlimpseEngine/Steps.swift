@@ -287,9 +287,10 @@ final class ClipStep: Step, @unchecked Sendable {
     }
 }
 
-/// y = x · scale[c] + shift[c] with c the innermost index (standalone BatchNormalization).
+/// y = x · scale[c] + shift[c] with c the innermost index (a BatchNormalization or per-channel
+/// Mul/Add chain that no conv took).
 final class ChannelAffineStep: Step, @unchecked Sendable {
-    var kind: String { "BatchNormalization" }
+    var kind: String { "ChannelAffine" }
     let count: Int, channels: Int
     let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
     let input: Operand, output: Int

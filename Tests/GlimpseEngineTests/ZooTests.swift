@@ -19,7 +19,7 @@ let zooRelativeTolerance: Float = 1e-3
     }()
 
     /// Step kinds that should never run on their own in an ordinary CNN.
-    static let foldable: Set<String> = ["Pad", "BatchNormalization", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
+    static let foldable: Set<String> = ["Pad", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
                                         "SiLU", "add", "sub", "mul", "div"]
 
     struct Index: Decodable {
