@@ -1,4 +1,5 @@
-// Plain implementations of the ops that fold away at load time (constants in, constant out).
+// Plain Swift definitions of the ops: constant folding at load time, the engine's reference for an op
+// no kernel covers (Pad's index map runs at request time too), and the epilogue's arithmetic.
 
 enum Reference {
     /// Row-major strides of a shape.
