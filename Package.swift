@@ -46,6 +46,7 @@ let package = Package(
                 "GlimpseCore",
                 "CKernels",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "GlimpseImage", dependencies: ["GlimpseCore", "CTurboJPEG"]),
@@ -109,11 +110,19 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
-        .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine"]),
+        .testTarget(name: "GlimpseEngineTests", dependencies: ["GlimpseEngine", "GlimpseTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GlimpseImageTests", dependencies: ["GlimpseImage", "GlimpseCore"]),
-        // A real server for the server, load and admin tests (not a product).
-        .target(name: "GlimpseTestSupport", dependencies: ["GlimpseServer"], path: "Tests/Support"),
-        .testTarget(name: "GlimpseServerTests", dependencies: ["GlimpseServer", "GlimpseTestSupport", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg"]),
+        // A real server for the server, load and admin tests, and tiny in-memory classifiers (not a product).
+        .target(
+            name: "GlimpseTestSupport",
+            dependencies: ["GlimpseServer", "GlimpseEngine", "GlimpseCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Tests/Support"
+        ),
+        .testTarget(
+            name: "GlimpseServerTests",
+            dependencies: ["GlimpseServer", "GlimpseTestSupport", "GlimpseClient", "GlimpseProtocol", "GlimpseNanomsg",
+                           "GlimpseEngine", "GlimpseImage", "GlimpseCore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "GlimpseLoadTests",
             dependencies: ["GlimpseLoad", "GlimpseCore", "GlimpseServer", "GlimpseTestSupport", "GlimpseImage", "GlimpseProtocol",
@@ -121,6 +130,11 @@ let package = Package(
         ),
         .testTarget(name: "GlimpseAdminTests", dependencies: ["GlimpseAdmin", "GlimpseServer", "GlimpseTestSupport", "GlimpseClient", "GlimpseProtocol", "GlimpseCore"]),
         // End to end: JPEG → GlimpseImage → GlimpseEngine against the Pillow + ONNX Runtime goldens.
-        .testTarget(name: "PipelineTests", dependencies: ["GlimpseEngine", "GlimpseImage"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["GlimpseEngine", "GlimpseImage", "GlimpseCore", "GlimpseTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The glimpse binary itself, run as a user would (models, classify) on tiny models in a folder of their own.
+        .testTarget(name: "GlimpseCLITests", dependencies: ["GlimpseTestSupport"]),
     ]
 )

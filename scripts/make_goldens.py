@@ -9,6 +9,16 @@
                       "top5" (class indices), "top1_label"}]}
 The entries are the manifest's "golden" images plus "random", a seeded uniform
 [-1, 1] input that exercises the graph without the image code.
+
+It also writes the reference tensors of input recipes no converted model has, for the
+NHWC and non-square tests (Tests/PipelineTests/InputLayoutTests.swift), to
+testdata/generated/preprocess/:
+  <recipe>/<image name>.f32  the preprocessed input, raw little-endian float32, in the
+                             recipe's layout: [1,3,H,W] (NCHW) or [1,H,W,3] (NHWC)
+  index.json                 {"recipes": [{"name", "height", "width", "layout",
+                             "resize_ratio", "mean", "std", "entries": [{"image", "tensor"}]}]}
+Their mean/std and resize ratio are the engine's defaults for a model without glimpse.*
+metadata (ImageNet's, 0.875), which is what the tests' tiny models are.
 """
 import json
 import shutil
@@ -24,7 +34,22 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 IMAGES_DIR = ROOT / "testdata" / "generated" / "images"
 GOLDENS_DIR = MODELS_DIR / "goldens"
+PREPROCESS_DIR = ROOT / "testdata" / "generated" / "preprocess"
 RANDOM_SEED = 1234
+
+# ClassifierInfo.defaultMean / defaultStd / defaultResizeRatio (Sources/GlimpseEngine/Repository.swift).
+DEFAULT_MEAN = [123.675, 116.28, 103.53]
+DEFAULT_STD = [58.395, 57.12, 57.375]
+DEFAULT_RESIZE_RATIO = 0.875
+# (name, H, W, layout): a tf2onnx-style NHWC input, a landscape and a portrait non-square NCHW one,
+# and a non-square NHWC one. 240x320 takes the square and the near-square photos (retina,
+# hubble) by their width, not their short side, which moves the DCT scale choice.
+RECIPES = [
+    ("nhwc_224x224", 224, 224, "NHWC"),
+    ("nchw_240x320", 240, 320, "NCHW"),
+    ("nchw_320x240", 320, 240, "NCHW"),
+    ("nhwc_180x300", 180, 300, "NHWC"),
+]
 
 
 class ReferenceModel:
@@ -94,10 +119,30 @@ def write_goldens(model, images):
     (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
+def write_recipe_references(images):
+    shutil.rmtree(PREPROCESS_DIR, ignore_errors=True)
+    recipes = []
+    for name, height, width, layout in RECIPES:
+        (PREPROCESS_DIR / name).mkdir(parents=True)
+        entries = []
+        for image in images:
+            x = reference_preprocess(IMAGES_DIR / image["file"], (height, width), DEFAULT_RESIZE_RATIO,
+                                     DEFAULT_MEAN, DEFAULT_STD, layout)
+            tensor = f"{name}/{image['name']}.f32"
+            x.astype("<f4").tofile(PREPROCESS_DIR / tensor)
+            entries.append({"image": image["file"], "tensor": tensor})
+        recipes.append({"name": name, "height": height, "width": width, "layout": layout,
+                        "resize_ratio": DEFAULT_RESIZE_RATIO, "mean": DEFAULT_MEAN, "std": DEFAULT_STD,
+                        "entries": entries})
+        print(f"preprocess {name}: {len(entries)} reference tensors")
+    (PREPROCESS_DIR / "index.json").write_text(json.dumps({"recipes": recipes}, indent=2) + "\n")
+
+
 def main():
     images = golden_images()
     for path in model_paths():
         write_goldens(ReferenceModel(path), images)
+    write_recipe_references(images)
 
 
 if __name__ == "__main__":

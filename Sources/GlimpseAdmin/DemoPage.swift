@@ -138,7 +138,8 @@ async function loadModels() {
     for (const m of body.models) {
       const option = document.createElement("option");
       option.value = m.name;
-      option.textContent = m.name + " · " + m.input_size + " px · " + (m.parameters / 1e6).toFixed(1) + "M";
+      option.textContent = m.name + " · " + m.input_height + "×" + m.input_width + (m.layout === "NHWC" ? " NHWC" : "")
+        + " px · " + (m.parameters / 1e6).toFixed(1) + "M";
       option.selected = m.default;
       select.appendChild(option);
     }

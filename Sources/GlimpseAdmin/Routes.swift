@@ -64,12 +64,17 @@ struct AdminRoutes: Sendable {
     private func models() async throws -> Response {
         let reply = try await call(.listModels, Glimpse_V1_ListModelsRequest())
         let list = try Glimpse_V1_ListModelsResponse(serializedBytes: reply.envelope.body)
+        // input_size is the side of a square input (0 otherwise), as in ListModels; input_height,
+        // input_width and layout ("NCHW", "NHWC"; "" for a model that is not an image classifier) always say.
         struct Model: Encodable {
-            var name: String, version: String, input_size: UInt32, parameters: UInt64, `default`: Bool
+            var name: String, version: String, input_size: UInt32, input_height: UInt32, input_width: UInt32, layout: String
+            var parameters: UInt64, `default`: Bool
         }
         struct Models: Encodable { var models: [Model], default_model: String }
         return json(.ok, Models(models: list.models.map {
-            Model(name: $0.name, version: $0.version, input_size: $0.inputSize, parameters: $0.parameters, default: $0.name == list.defaultModel)
+            Model(name: $0.name, version: $0.version, input_size: $0.inputSize, input_height: $0.inputHeight,
+                  input_width: $0.inputWidth, layout: Self.layoutName($0.layout), parameters: $0.parameters,
+                  default: $0.name == list.defaultModel)
         }, default_model: list.defaultModel))
     }
 
@@ -92,6 +97,14 @@ struct AdminRoutes: Sendable {
             timing: .init(queue_us: reply.queueMicros, preprocess_us: computed ? response.timing.preprocessUs : 0,
                           inference_us: computed ? response.timing.inferenceUs : 0, total_us: reply.totalMicros),
             cache: cache))
+    }
+
+    static func layoutName(_ layout: Glimpse_V1_Layout) -> String {
+        switch layout {
+        case .nchw: "NCHW"
+        case .nhwc: "NHWC"
+        default: ""
+        }
     }
 
     struct ClassifyJSON: Encodable {

@@ -3,6 +3,7 @@ import Foundation
 
 public struct Prediction: Sendable, Codable, Equatable {
     public var index: Int
+    /// The class's name; empty when the model has no labels (the index is all there is).
     public var label: String
     public var probability: Float
 
@@ -24,7 +25,7 @@ public func topPredictions(_ logits: UnsafeBufferPointer<Float>, k: Int, labels:
         if best.count > k { best.removeLast() }
     }
     return best.map { entry in
-        Prediction(index: entry.index, label: entry.index < labels.count ? labels[entry.index] : "class \(entry.index)",
+        Prediction(index: entry.index, label: entry.index < labels.count ? labels[entry.index] : "",
                    probability: _exp(entry.logit - peak) / sum)
     }
 }

@@ -5,7 +5,8 @@
 // with weights in 22-bit fixed point and each pass rounded to 8 bits. Every one of those details moves
 // pixels by a level or two, so they are reproduced here: with a full-size decode the output is
 // bit-identical to Pillow's. Each output pixel depends only on its own row and column taps, so computing
-// just the S×S cropped window gives the same values as resizing everything and cropping afterwards.
+// just the H×W cropped window gives the same values as resizing everything and cropping afterwards.
+import GlimpseCore
 
 /// Fixed-point fraction bits of the weights, as in Pillow: 8 bits of pixel + 22 + 2 spare (for negative
 /// lobes of other filters) fit an Int32 accumulator.
@@ -197,13 +198,14 @@ private func resampleRows(
     }
 }
 
-/// Vertical pass fused with normalization and HWC→CHW: for each output row, filters the horizontally
-/// resampled rows (`source`, `width` packed RGB pixels per row, first row = `rows.firstInput`), rounds to
-/// 8 bits like Pillow, and stores `table[channel * 256 + value]` into the three planes of `output`.
-/// `sums` is scratch for one row of accumulators (`width * 3` Int32s).
+/// Vertical pass fused with normalization and the model's layout: for each output row, filters the
+/// horizontally resampled rows (`source`, `width` packed RGB pixels per row, first row = `rows.firstInput`),
+/// rounds to 8 bits like Pillow, and stores `table[channel * 256 + value]` into the three planes of `output`
+/// (NCHW) or interleaved, pixel by pixel, like the source (NHWC). `sums` is scratch for one row of
+/// accumulators (`width * 3` Int32s).
 func resampleColumnsAndNormalize(
     source: UnsafePointer<UInt8>, width: Int, rows: borrowing BilinearTaps,
-    table: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Int32>
+    table: UnsafePointer<Float>, layout: ImageLayout, output: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Int32>
 ) {
     let height = rows.count
     let plane = width * height
@@ -223,11 +225,22 @@ func resampleColumnsAndNormalize(
                 sums[i] &+= Int32(line[i]) &* w
             }
         }
-        let red = output + y * width, green = red + plane, blue = green + plane
-        for x in 0..<width {
-            red[x] = redTable[clip8(sums[3 * x])]
-            green[x] = greenTable[clip8(sums[3 * x + 1])]
-            blue[x] = blueTable[clip8(sums[3 * x + 2])]
+        switch layout {
+        case .nchw:
+            let red = output + y * width, green = red + plane, blue = green + plane
+            for x in 0..<width {
+                red[x] = redTable[clip8(sums[3 * x])]
+                green[x] = greenTable[clip8(sums[3 * x + 1])]
+                blue[x] = blueTable[clip8(sums[3 * x + 2])]
+            }
+        case .nhwc:
+            // The sums are already interleaved RGB, as the row is.
+            let pixels = output + y * rowBytes
+            for x in 0..<width {
+                pixels[3 * x] = redTable[clip8(sums[3 * x])]
+                pixels[3 * x + 1] = greenTable[clip8(sums[3 * x + 1])]
+                pixels[3 * x + 2] = blueTable[clip8(sums[3 * x + 2])]
+            }
         }
     }
 }

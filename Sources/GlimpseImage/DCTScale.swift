@@ -26,10 +26,25 @@ public struct DCTScale: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "1/\(denominator)" }
 
-    /// The smallest factor whose decoded short side is still at least `shortSide` (the resize target), so the
-    /// resize only ever shrinks what the IDCT produced; `.full` when no reduction leaves enough pixels.
+    /// The smallest factor that still leaves the image's scaling axis (`Preprocessing.scalingAxis`: the one
+    /// that needs the most pixels for its resize target) at least as long as that target, so the resize only
+    /// ever shrinks what the IDCT produced; `.full` when no reduction leaves enough pixels.
+    ///
+    /// For a square input the scaling axis is the image's short side. For a non-square one it need not be:
+    /// a portrait photo going into a landscape input is scaled by its width, which may be its short side
+    /// but needs round(W / ratio) pixels, not round(H / ratio).
+    public static func choose(width: Int, height: Int, for preprocessing: Preprocessing) -> DCTScale {
+        let axis = preprocessing.scalingAxis(width: width, height: height)
+        return choose(side: axis.image, target: axis.resized)
+    }
+
+    /// The smallest factor whose decoded short side is still at least `shortSide`: `choose(width:height:for:)`
+    /// for a square input whose resized short side is `shortSide`.
     public static func choose(width: Int, height: Int, shortSide: Int) -> DCTScale {
-        let short = min(width, height)
-        return candidates.first { $0.scaled(short) >= shortSide } ?? .full
+        choose(side: min(width, height), target: shortSide)
+    }
+
+    static func choose(side: Int, target: Int) -> DCTScale {
+        candidates.first { $0.scaled(side) >= target } ?? .full
     }
 }

@@ -1,4 +1,4 @@
-// JPEG bytes → normalized float32 NCHW tensor: decode at a reduced DCT scale, Pillow-bilinear resize, crop, normalize.
+// JPEG bytes → normalized float32 NCHW or NHWC tensor: decode at a reduced DCT scale, Pillow-bilinear resize, crop, normalize.
 
 /// Turns JPEG bytes into one model's input tensor. One per worker thread: it keeps scratch buffers (grown to
 /// the largest image seen, bounded by the pixel limits) and reuses them, so it is deliberately not Sendable.
@@ -9,10 +9,12 @@
 /// header read leaves the handle stuck, failing every later image the same way.
 ///
 /// The reference is the Python pipeline `Image.open(f).convert("RGB").resize((nw, nh), Image.BILINEAR)`,
-/// centre crop, `(x - mean) / std`. Differences, all deliberate:
+/// centre crop, `(x - mean) / std`, transposed to the model's layout (`scripts/reference_preprocess.py`).
+/// Differences, all deliberate:
 /// - large images are decoded at 1/2, 1/4 or 1/8 size by libjpeg (see `DCTScale.choose`), which is much
 ///   faster and changes pixel values slightly; images that need a full-size decode match Pillow bit for bit;
-/// - only the S×S window that survives the crop is resampled;
+/// - only the H×W window that survives the crop is resampled, and the last pass writes the model's layout
+///   (planes or interleaved) directly, so there is no transpose pass;
 /// - images with a side under `minimumSide` pixels are refused rather than upscaled.
 public final class ImagePipeline {
     /// Sides below this are refused (`.tooSmall`). An image under 8 pixels is less than one JPEG block:
@@ -40,13 +42,13 @@ public final class ImagePipeline {
     private let normalizeTable: UnsafeMutablePointer<Float>
 
     /// - Parameters:
-    ///   - preprocessing: the model's recipe; `size` > 0, `0 < resizeRatio <= 1`, three means and three
+    ///   - preprocessing: the model's recipe; height and width > 0, `0 < resizeRatio <= 1`, three means and three
     ///     non-zero stds (the engine validates model metadata before it gets here).
     ///   - maxDecodedPixels: limit on the decoded (DCT-scaled) image, which bounds this pipeline's buffers.
     ///   - maxDeclaredPixels: limit on the size the JPEG header declares; 100 MP covers today's 48–102 MP
     ///     cameras.
     public init(_ preprocessing: Preprocessing, maxDecodedPixels: Int = 40_000_000, maxDeclaredPixels: Int = 100_000_000) {
-        precondition(preprocessing.size > 0, "preprocessing size must be positive")
+        precondition(preprocessing.height > 0 && preprocessing.width > 0, "preprocessing height and width must be positive")
         precondition(preprocessing.resizeRatio > 0 && preprocessing.resizeRatio <= 1, "resizeRatio must be in (0, 1]")
         precondition(preprocessing.mean.count == 3 && preprocessing.std.count == 3, "mean and std need one value per RGB channel")
         precondition(!preprocessing.std.contains(0), "std must be non-zero")
@@ -66,9 +68,10 @@ public final class ImagePipeline {
         normalizeTable.deallocate()
     }
 
-    /// Decodes, resizes, centre-crops and normalizes into `output` (3*S*S floats, NCHW, RGB order).
+    /// Decodes, resizes, centre-crops and normalizes into `output` (3*H*W floats, RGB order, laid out as
+    /// `preprocessing.layout` says).
     public func preprocess(jpeg: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>) throws(ImageError) {
-        let size = preprocessing.size
+        let width = preprocessing.width, height = preprocessing.height
         guard output.count == preprocessing.outputCount, let outputBase = output.baseAddress else {
             throw .outputSize(expected: preprocessing.outputCount, actual: output.count)
         }
@@ -77,19 +80,19 @@ public final class ImagePipeline {
 
         columnTaps.compute(
             inputSize: image.width, inputExtent: image.scale.exactScaled(image.originalWidth),
-            outputSize: geometry.resizedWidth, first: geometry.cropLeft, count: size, uniform: true)
+            outputSize: geometry.resizedWidth, first: geometry.cropLeft, count: width, uniform: true)
         rowTaps.compute(
             inputSize: image.height, inputExtent: image.scale.exactScaled(image.originalHeight),
-            outputSize: geometry.resizedHeight, first: geometry.cropTop, count: size)
+            outputSize: geometry.resizedHeight, first: geometry.cropTop, count: height)
 
         let rows = rowTaps.firstInput..<rowTaps.endInput
-        let intermediate = rowPass.reserve(rows.count * size * 3)
+        let intermediate = rowPass.reserve(rows.count * width * 3)
         resampleRows(
             source: image.pixels, sourceRowBytes: image.width * 3, rows: rows,
             columns: columnTaps, destination: intermediate)
         resampleColumnsAndNormalize(
-            source: intermediate, width: size, rows: rowTaps, table: normalizeTable, output: outputBase,
-            sums: columnSums.reserve(size * 3))
+            source: intermediate, width: width, rows: rowTaps, table: normalizeTable, layout: preprocessing.layout,
+            output: outputBase, sums: columnSums.reserve(width * 3))
     }
 
     /// Bytes of scratch memory this pipeline holds; grows to the largest image seen, never shrinks.
@@ -98,7 +101,7 @@ public final class ImagePipeline {
             + columnTaps.byteCount + rowTaps.byteCount
     }
 
-    /// Convenience for tests and tools: a fresh array of 3*S*S floats.
+    /// Convenience for tests and tools: a fresh array of 3*H*W floats.
     public func preprocess(jpeg: [UInt8]) throws(ImageError) -> [Float] {
         var output = [Float](repeating: 0, count: preprocessing.outputCount)
         let result: Result<Void, ImageError> = jpeg.withUnsafeBytes { bytes in
@@ -136,7 +139,7 @@ public final class ImagePipeline {
         // The frame header says all we need, so libjpeg reads the header only once, in the decode:
         // 4 components is CMYK or YCCK, which libjpeg only gives out as CMYK; 1 (gray) and 3 (YCbCr or
         // RGB) it converts to RGB itself; anything else it refuses.
-        let scale = DCTScale.choose(width: frame.width, height: frame.height, shortSide: preprocessing.resizedShortSide)
+        let scale = DCTScale.choose(width: frame.width, height: frame.height, for: preprocessing)
         let width = scale.scaled(frame.width), height = scale.scaled(frame.height)
         guard width * height <= maxDecodedPixels else {
             throw .decodedTooLarge(width: width, height: height, limit: maxDecodedPixels)

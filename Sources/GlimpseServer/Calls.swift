@@ -4,6 +4,7 @@ import GlimpseCore
 import GlimpseEngine
 import GlimpseImage
 import GlimpseProtocol
+import Logging
 
 /// A call's failure, with the gRPC status it is answered with.
 struct CallError: StatusError {
@@ -27,20 +28,25 @@ final class LoadedModel: Sendable {
     let model: Model
     /// Position in the server's model list (the metrics label index).
     let index: Int
-    /// nil for models that do not take one [1, 3, S, S] image (they still serve Infer).
+    /// nil for models that do not take one RGB image, [1, 3, H, W] or [1, H, W, 3] (they still serve Infer).
     let classifier: ClassifierInfo?
 
-    init(name: String, model: Model, index: Int) {
+    /// Reads the model's classifier description once, so a model without metadata logs its one warning
+    /// about the defaults here, at load.
+    init(name: String, model: Model, index: Int, logger: Logger) {
         self.name = name
         self.model = model
         self.index = index
-        classifier = try? ClassifierInfo(model: model)
+        classifier = try? ClassifierInfo(model: model, logger: logger)
     }
 
     var version: String { classifier?.version ?? model.metadata["glimpse.version"] ?? "unversioned" }
 
     var preprocessing: Preprocessing? {
-        classifier.map { Preprocessing(size: $0.inputSize, resizeRatio: $0.resizeRatio, mean: $0.mean, std: $0.std) }
+        classifier.map {
+            Preprocessing(height: $0.inputHeight, width: $0.inputWidth, layout: $0.layout,
+                          resizeRatio: $0.resizeRatio, mean: $0.mean, std: $0.std)
+        }
     }
 }
 

@@ -64,7 +64,7 @@ public final class Server: @unchecked Sendable {
             let start = monotonicNanoseconds()
             var options = LoadOptions()
             options.kernels = configuration.kernels
-            loaded[name] = LoadedModel(name: name, model: try repository.load(name, options: options), index: index)
+            loaded[name] = LoadedModel(name: name, model: try repository.load(name, options: options), index: index, logger: logger)
             let nanoseconds = monotonicNanoseconds() - start
             metrics.modelLoaded(name, seconds: Double(nanoseconds) / 1e9)
             logger.info("loaded model", metadata: ["model": "\(name)", "ms": "\(nanoseconds / 1_000_000)",
@@ -369,8 +369,13 @@ public final class Server: @unchecked Sendable {
             var summary = Glimpse_V1_ModelSummary()
             summary.name = name
             summary.version = model.version
-            summary.inputSize = UInt32(model.classifier?.inputSize ?? 0)
             summary.parameters = UInt64(model.model.parameterCount)
+            if let info = model.classifier {
+                summary.inputSize = info.inputHeight == info.inputWidth ? UInt32(info.inputHeight) : 0
+                summary.inputHeight = UInt32(info.inputHeight)
+                summary.inputWidth = UInt32(info.inputWidth)
+                summary.layout = Glimpse_V1_Layout(info.layout)
+            }
             return summary
         }
         return response
@@ -392,7 +397,10 @@ public final class Server: @unchecked Sendable {
         response.parameters = UInt64(model.model.parameterCount)
         response.kernelVariant = model.model.kernelVariant
         if let info = model.classifier {
-            response.inputSize = UInt32(info.inputSize)
+            response.inputSize = info.inputHeight == info.inputWidth ? UInt32(info.inputHeight) : 0
+            response.inputHeight = UInt32(info.inputHeight)
+            response.inputWidth = UInt32(info.inputWidth)
+            response.layout = Glimpse_V1_Layout(info.layout)
             response.resizeRatio = Float(info.resizeRatio)
             response.mean = info.mean
             response.std = info.std
@@ -442,6 +450,16 @@ public struct LocalReply: Sendable {
     public var queueMicros: UInt64
     /// Microseconds from the call reaching the server to its reply.
     public var totalMicros: UInt64
+}
+
+extension Glimpse_V1_Layout {
+    /// The wire's name for an image layout.
+    init(_ layout: ImageLayout) {
+        switch layout {
+        case .nchw: self = .nchw
+        case .nhwc: self = .nhwc
+        }
+    }
 }
 
 import SwiftProtobuf

@@ -48,6 +48,7 @@ struct Classify: AsyncParsableCommand {
     }
 
     func run() async throws {
+        bootstrapLogging()
         let classify: (_ jpeg: [UInt8]) async throws -> [Prediction]
         if let server {
             let client = GlimpseClient(url: server, timeout: .milliseconds(Int(timeout * 1000)))
@@ -73,7 +74,9 @@ struct Classify: AsyncParsableCommand {
                 if !json {
                     print(path)
                     for p in predictions {
-                        print(String(format: "  %5.1f%%  %4d  %@", p.probability * 100, p.index, p.label))
+                        // A model without labels has only the index to show.
+                        let line = String(format: "  %5.1f%%  %4d", p.probability * 100, p.index)
+                        print(p.label.isEmpty ? line : "\(line)  \(p.label)")
                     }
                 }
             } catch {
@@ -103,7 +106,8 @@ final class LocalClassifier {
 
     init(model: Model, threads: Int = 1) throws {
         info = try ClassifierInfo(model: model)
-        pipeline = ImagePipeline(Preprocessing(size: info.inputSize, resizeRatio: info.resizeRatio, mean: info.mean, std: info.std))
+        pipeline = ImagePipeline(Preprocessing(height: info.inputHeight, width: info.inputWidth, layout: info.layout,
+                                               resizeRatio: info.resizeRatio, mean: info.mean, std: info.std))
         session = model.makeSession(threads: threads)
     }
 

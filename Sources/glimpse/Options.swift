@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import GlimpseEngine
+import Logging
 
 struct ModelFolderOptions: ParsableArguments {
     @Option(name: .customLong("models-dir"),
@@ -55,4 +56,15 @@ func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Sends swift-log's records to standard error at `level` and up. swift-log's own default is standard
+/// output, where a model's load warning would land in the middle of `classify --json` or the models
+/// table. swift-log allows this once per process: each command calls it once, first.
+func bootstrapLogging(level: Logger.Level = .info) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
 }

@@ -66,12 +66,7 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(level: Logger.Level(rawValue: logLevel)!)
         var configuration = ServerConfiguration()
         configuration.listen = listen.isEmpty ? ["tcp://127.0.0.1:5555"] : listen
         configuration.modelsDirectory = folder.repository.directory

@@ -4,6 +4,7 @@ import GlimpseAdmin
 import GlimpseClient
 import GlimpseCore
 import GlimpseServer
+import GlimpseTestSupport
 import Testing
 
 private let cats = 281...285  // ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -38,9 +39,34 @@ private let cats = 281...285  // ImageNet: tabby, tiger cat, Persian, Siamese, E
             #expect(models.count == 1)
             #expect(models[0]["name"] as? String == "lite0")
             #expect(models[0]["input_size"] as? Int == 224)
+            #expect(models[0]["input_height"] as? Int == 224 && models[0]["input_width"] as? Int == 224)
+            #expect(models[0]["layout"] as? String == "NCHW")
             #expect((models[0]["parameters"] as? Int ?? 0) > 4_000_000)
             #expect(models[0]["default"] as? Bool == true)
             #expect((models[0]["version"] as? String)?.isEmpty == false)
+        }
+    }
+
+    @Test func listsAndClassifiesWithNHWCAndNonSquareModelsWithoutMetadata() async throws {
+        let folder = try TinyClassifier.folder([
+            "keras_export_nhwc": TinyClassifier.onnx(height: 224, width: 224, layout: .nhwc),
+            "wide_240x320": TinyClassifier.onnx(height: 240, width: 320, layout: .nchw),
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await withRunningAdmin(models: ["keras_export_nhwc", "wide_240x320"], modelsDirectory: folder) { running in
+            let list = try await running.get("/v1/models")
+            let models = try #require(try list.json()["models"] as? [[String: Any]])
+            #expect(models.map { $0["name"] as? String } == ["keras_export_nhwc", "wide_240x320"])
+            #expect(models[0]["layout"] as? String == "NHWC" && models[0]["input_size"] as? Int == 224)
+            #expect(models[1]["layout"] as? String == "NCHW" && models[1]["input_size"] as? Int == 0)
+            #expect(models[1]["input_height"] as? Int == 240 && models[1]["input_width"] as? Int == 320)
+            for name in ["keras_export_nhwc", "wide_240x320"] {
+                let reply = try await running.post("/v1/models/\(name)/classify", try image("cat.jpg"), headers: ["Content-Type": "image/jpeg"])
+                #expect(reply.status == 200, "\(name): \(reply.text)")
+                let classes = try #require(try reply.json()["classes"] as? [[String: Any]])
+                // Three outputs, no labels: the index is all a class has.
+                #expect(classes.count == 3 && classes.allSatisfy { ($0["label"] as? String) == "" }, "\(name): \(classes)")
+            }
         }
     }
 

@@ -18,10 +18,13 @@ final class RunningAdmin: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// `run: false` leaves the server loaded but not serving (`/readyz` then says it is starting).
-    init(workers: Int = 2, maxPayloadBytes: Int = 2 << 20, run: Bool = true) async throws {
+    /// `models` in `modelsDirectory` (default: lite0 from the repository's models folder).
+    init(workers: Int = 2, maxPayloadBytes: Int = 2 << 20, run: Bool = true,
+         models: [String] = ["lite0"], modelsDirectory: URL? = nil) async throws {
         runs = run
-        let configuration = ServerConfiguration.forTests("admin-test", workers: workers, maxMessageBytes: maxPayloadBytes * 2,
-                                                         maxPayloadBytes: maxPayloadBytes)
+        var configuration = ServerConfiguration.forTests("admin-test", models: models, workers: workers,
+                                                         maxMessageBytes: maxPayloadBytes * 2, maxPayloadBytes: maxPayloadBytes)
+        if let modelsDirectory { configuration.modelsDirectory = modelsDirectory }
         url = configuration.listen[0]
         server = try Server(configuration)
         admin = AdminServer(server: server, address: AdminAddress(host: "127.0.0.1", port: 0))
@@ -63,8 +66,10 @@ final class RunningAdmin: @unchecked Sendable {
 
 /// Runs `body` against a fresh server and stops it afterwards, also when `body` throws.
 func withRunningAdmin(workers: Int = 2, maxPayloadBytes: Int = 2 << 20, run: Bool = true,
+                      models: [String] = ["lite0"], modelsDirectory: URL? = nil,
                       _ body: (RunningAdmin) async throws -> Void) async throws {
-    let running = try await RunningAdmin(workers: workers, maxPayloadBytes: maxPayloadBytes, run: run)
+    let running = try await RunningAdmin(workers: workers, maxPayloadBytes: maxPayloadBytes, run: run,
+                                         models: models, modelsDirectory: modelsDirectory)
     do { try await body(running) } catch {
         await running.stop()
         throw error

@@ -99,7 +99,7 @@ func tinyModel(op: String, node: String = "n1", attributes: [Onnx_AttributeProto
 
     @Test func classifierInfoComesFromMetadata() throws {
         let info = try ClassifierInfo(model: Fixtures.model("lite1"))
-        #expect(info.inputSize == 240)
+        #expect(info.inputHeight == 240 && info.inputWidth == 240 && info.layout == .nchw && info.defaults.isEmpty)
         #expect(info.mean == [127, 127, 127] && info.std == [128, 128, 128])
         #expect(info.labels.count == 1000 && info.labels[967] == "espresso")
         #expect(info.version.hasPrefix("1-"))

@@ -23,6 +23,28 @@ struct DCTScaleTests {
         #expect(DCTScale.choose(width: width, height: height, shortSide: short) == expected)
     }
 
+    @Test func nonSquareInputDecodesForTheAxisThatNeedsTheMostPixels() {
+        // A 1411² photo into a 240×320 (H×W) input is scaled by its width, to round(320/0.875) = 366:
+        // 1/4 would decode 353 columns and upscale them. Its short side alone (against 274) would allow 1/4.
+        let landscape = Preprocessing(height: 240, width: 320)
+        #expect(DCTScale.choose(width: 1411, height: 1411, for: landscape) == .half)
+        #expect(DCTScale.choose(width: 1411, height: 1411, shortSide: landscape.resizedShortSide) == .quarter)
+        // A wide photo into the same input is scaled by its height, as with a square input.
+        #expect(DCTScale.choose(width: 4000, height: 2200, for: landscape) == .eighth)  // 275 rows ≥ 274
+        // Portrait input, landscape photo: the height needs 366 rows.
+        let portrait = Preprocessing(height: 320, width: 240)
+        #expect(DCTScale.choose(width: 2400, height: 1596, for: portrait) == .quarter)  // 1/8: 200 rows
+        #expect(DCTScale.choose(width: 2928, height: 2928, for: portrait) == .eighth)  // 366 rows
+    }
+
+    @Test(arguments: [224, 240, 260])
+    func squareInputChoosesAsTheShortSideRuleAlwaysDid(size: Int) {
+        let p = Preprocessing(size: size)
+        for (w, h) in [(500, 375), (512, 512), (1023, 1023), (2400, 1596), (300, 4000), (4000, 3000), (1000, 872), (513, 2048)] {
+            #expect(DCTScale.choose(width: w, height: h, for: p) == DCTScale.choose(width: w, height: h, shortSide: p.resizedShortSide))
+        }
+    }
+
     @Test func scaledSidesRoundUpLikeLibjpeg() {
         #expect(DCTScale.eighth.scaled(2401) == 301)
         #expect(DCTScale.quarter.scaled(1596) == 399)
@@ -45,6 +67,24 @@ struct ResizeGeometryTests {
         // 240/0.875 = 274.3 → 274; 451·274/300 = 411.9 → 412; (412-240)/2 = 86, (274-240)/2 = 17.
         let g = ResizeGeometry(width: 451, height: 300, preprocessing: Preprocessing(size: 240))
         #expect(g == ResizeGeometry(resizedWidth: 412, resizedHeight: 274, cropLeft: 86, cropTop: 17))
+    }
+
+    @Test func nonSquareInputIsCoveredKeepingTheAspectRatio() {
+        // 240×320 (H×W) input: the image must cover 274 rows × 366 columns. A 1000×872 photo needs
+        // 366/1000 horizontally and 274/872 vertically: the width decides, 872·0.366 = 319.2 → 319 rows.
+        let g = ResizeGeometry(width: 1000, height: 872, preprocessing: Preprocessing(height: 240, width: 320))
+        #expect(g == ResizeGeometry(resizedWidth: 366, resizedHeight: 319, cropLeft: 23, cropTop: 39))
+        // A wider photo is decided by its height, as with a square input: 741·274/500 = 406.1 → 406.
+        let wide = ResizeGeometry(width: 741, height: 500, preprocessing: Preprocessing(height: 240, width: 320))
+        #expect(wide == ResizeGeometry(resizedWidth: 406, resizedHeight: 274, cropLeft: 43, cropTop: 17))
+    }
+
+    @Test func landscapePhotoIntoPortraitInputIsScaledByItsLongSide() {
+        // 320×240 (H×W): 366 rows × 274 columns to cover; a 451×300 photo needs 366/300 vertically
+        // (more than 274/451), so its height becomes 366 and its width 451·1.22 = 550.2 → 550. A short-side
+        // rule (300 → 274) would leave 274 rows for a 320-row crop.
+        let g = ResizeGeometry(width: 451, height: 300, preprocessing: Preprocessing(height: 320, width: 240))
+        #expect(g == ResizeGeometry(resizedWidth: 550, resizedHeight: 366, cropLeft: 155, cropTop: 23))
     }
 
     @Test func roundingTiesGoToEvenLikePython() {

@@ -58,6 +58,8 @@ func classifyBody(_ jpeg: Data, model: String = "") throws -> Data {
         #expect(models.models.map(\.name) == ["lite0"] && models.defaultModel == "lite0")
         let metadata = try await client.modelMetadata("lite0")
         #expect(metadata.inputSize == 224 && metadata.labelCount == 1000 && metadata.inputs[0].shape == [1, 3, 224, 224])
+        #expect(metadata.inputHeight == 224 && metadata.inputWidth == 224 && metadata.layout == .nchw)
+        #expect(models.models[0].inputHeight == 224 && models.models[0].layout == .nchw)
     }
 
     @Test func repeatsAreAnsweredFromTheCacheUnlessTheCallerOptsOut() async throws {

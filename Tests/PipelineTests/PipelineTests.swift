@@ -29,7 +29,8 @@ private func floats(_ url: URL) throws -> [Float] {
     func pipelineAgreesWithPillowAndOnnxRuntime(model name: String) throws {
         let model = try ModelRepository(directory: root.appendingPathComponent("models")).load(name)
         let info = try ClassifierInfo(model: model)
-        let pipeline = ImagePipeline(Preprocessing(size: info.inputSize, resizeRatio: info.resizeRatio, mean: info.mean, std: info.std))
+        let pipeline = ImagePipeline(Preprocessing(height: info.inputHeight, width: info.inputWidth, layout: info.layout,
+                                                   resizeRatio: info.resizeRatio, mean: info.mean, std: info.std))
         let session = model.makeSession()
         let goldens = root.appendingPathComponent("models/goldens/\(name)")
         let index = try JSONDecoder().decode(Index.self, from: Data(contentsOf: goldens.appendingPathComponent("index.json")))
@@ -44,8 +45,7 @@ private func floats(_ url: URL) throws -> [Float] {
             let ours = Array(session.input())
             let meanDiff = zip(ours, reference).map { abs($0 - $1) }.reduce(0, +) / Float(ours.count)
             let size = try readJPEGInfo(jpeg)
-            let scaled = DCTScale.choose(width: size.width, height: size.height,
-                                         shortSide: pipeline.preprocessing.resizedShortSide) != .full
+            let scaled = DCTScale.choose(width: size.width, height: size.height, for: pipeline.preprocessing) != .full
             #expect(meanDiff <= (scaled ? Self.meanDiffScaledDecode : Self.meanDiffFullDecode),
                     "\(name)/\(entry.name): mean |input diff| \(meanDiff)")
             session.run()

@@ -55,7 +55,9 @@ static unsigned char *read_file(const char *path, size_t *size) {
 
 static int print_model(void *context, const glimpse_model_info *m) {
     (void)context;
-    printf("%-8s %4ux%-4u %8.2fM  %s%s\n", m->name, m->input_size, m->input_size, (double)m->parameters / 1e6, m->version,
+    char input[32];
+    snprintf(input, sizeof input, "%ux%u%s%s", m->input_height, m->input_width, m->layout[0] == '\0' ? "" : " ", m->layout);
+    printf("%-8s %-14s %8.2fM  %s%s\n", m->name, input, (double)m->parameters / 1e6, m->version,
            m->is_default ? "  (default)" : "");
     return 0;
 }

@@ -539,6 +539,9 @@ int glimpse_list_models(glimpse_client *client, glimpse_model_fn fn, void *conte
             .input_size = m->input_size,
             .parameters = m->parameters,
             .is_default = response->default_model != NULL && strcmp(m->name, response->default_model) == 0,
+            .input_height = m->input_height,
+            .input_width = m->input_width,
+            .layout = m->layout == GLIMPSE__V1__LAYOUT__NCHW ? "NCHW" : m->layout == GLIMPSE__V1__LAYOUT__NHWC ? "NHWC" : "",
         };
         if (fn(context, &info) != 0) break;
     }

@@ -105,9 +105,12 @@ int glimpse_health(glimpse_client *client, const char *service, int *serving, gl
 typedef struct {
     const char *name;
     const char *version;
-    unsigned input_size;     /* side of the square input, pixels */
+    unsigned input_size;     /* side of a square image input, pixels; 0 when it is not square */
     uint64_t parameters;
     int is_default;          /* 1 for the model an empty `model` means */
+    unsigned input_height;   /* the image input's rows and columns; 0 when not an image classifier */
+    unsigned input_width;
+    const char *layout;      /* "NCHW", "NHWC", or "" when not an image classifier */
 } glimpse_model_info;
 
 /* Called once per model, in the server's order; return nonzero to stop early. */

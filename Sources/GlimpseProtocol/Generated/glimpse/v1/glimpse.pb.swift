@@ -70,6 +70,49 @@ public nonisolated enum Glimpse_V1_DataType: SwiftProtobuf.Enum, Swift.CaseItera
 
 }
 
+/// How a classifier's image input orders its axes.
+public nonisolated enum Glimpse_V1_Layout: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// [N, 3, H, W]: one plane per channel (ONNX's convention, torchvision).
+  case nchw // = 1
+
+  /// [N, H, W, 3]: channels interleaved per pixel (tf2onnx exports of Keras models).
+  case nhwc // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .nchw
+    case 2: self = .nhwc
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .nchw: return 1
+    case .nhwc: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Glimpse_V1_Layout] = [
+    .unspecified,
+    .nchw,
+    .nhwc,
+  ]
+
+}
+
 public nonisolated struct Glimpse_V1_RequestEnvelope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -178,7 +221,8 @@ public nonisolated struct Glimpse_V1_ClassifyRequest: Sendable {
     set {input = .jpeg(newValue)}
   }
 
-  /// An already preprocessed FP32 tensor of the model's input shape [1, 3, S, S].
+  /// An already preprocessed FP32 tensor of the model's input shape: ModelMetadata's inputs[0],
+  /// [1, 3, H, W] or [1, H, W, 3] as its layout says.
   public var tensor: Glimpse_V1_Tensor {
     get {
       if case .tensor(let v)? = input {return v}
@@ -195,7 +239,8 @@ public nonisolated struct Glimpse_V1_ClassifyRequest: Sendable {
   public nonisolated enum OneOf_Input: Equatable, Sendable {
     /// A JPEG file's bytes.
     case jpeg(Data)
-    /// An already preprocessed FP32 tensor of the model's input shape [1, 3, S, S].
+    /// An already preprocessed FP32 tensor of the model's input shape: ModelMetadata's inputs[0],
+    /// [1, 3, H, W] or [1, H, W, 3] as its layout says.
     case tensor(Glimpse_V1_Tensor)
 
   }
@@ -323,9 +368,19 @@ public nonisolated struct Glimpse_V1_ModelSummary: Sendable {
 
   public var version: String = String()
 
+  /// The side of a square image input; 0 when the input is not square, or the model is not an
+  /// image classifier. input_height and input_width always hold the size.
   public var inputSize: UInt32 = 0
 
   public var parameters: UInt64 = 0
+
+  /// The image input's rows and columns; 0 when the model is not an image classifier.
+  public var inputHeight: UInt32 = 0
+
+  public var inputWidth: UInt32 = 0
+
+  /// UNSPECIFIED when the model is not an image classifier.
+  public var layout: Glimpse_V1_Layout = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -371,6 +426,7 @@ public nonisolated struct Glimpse_V1_ModelMetadataResponse: Sendable {
 
   public var outputs: [Glimpse_V1_TensorSpec] = []
 
+  /// As in ModelSummary: the side of a square input, else 0; see input_height and input_width.
   public var inputSize: UInt32 = 0
 
   public var resizeRatio: Float = 0
@@ -384,6 +440,13 @@ public nonisolated struct Glimpse_V1_ModelMetadataResponse: Sendable {
   public var parameters: UInt64 = 0
 
   public var kernelVariant: String = String()
+
+  /// The image input's rows and columns, and its layout (as in ModelSummary).
+  public var inputHeight: UInt32 = 0
+
+  public var inputWidth: UInt32 = 0
+
+  public var layout: Glimpse_V1_Layout = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -537,6 +600,10 @@ fileprivate nonisolated let _protobuf_package = "glimpse.v1"
 
 nonisolated extension Glimpse_V1_DataType: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATA_TYPE_UNSPECIFIED\0\u{1}FP32\0")
+}
+
+nonisolated extension Glimpse_V1_Layout: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LAYOUT_UNSPECIFIED\0\u{1}NCHW\0\u{1}NHWC\0")
 }
 
 nonisolated extension Glimpse_V1_RequestEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1035,7 +1102,7 @@ nonisolated extension Glimpse_V1_ListModelsRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Glimpse_V1_ModelSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelSummary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{3}input_size\0\u{1}parameters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{3}input_size\0\u{1}parameters\0\u{3}input_height\0\u{3}input_width\0\u{1}layout\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1047,6 +1114,9 @@ nonisolated extension Glimpse_V1_ModelSummary: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.inputSize) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.parameters) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.inputHeight) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.inputWidth) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.layout) }()
       default: break
       }
     }
@@ -1065,6 +1135,15 @@ nonisolated extension Glimpse_V1_ModelSummary: SwiftProtobuf.Message, SwiftProto
     if self.parameters != 0 {
       try visitor.visitSingularUInt64Field(value: self.parameters, fieldNumber: 4)
     }
+    if self.inputHeight != 0 {
+      try visitor.visitSingularUInt32Field(value: self.inputHeight, fieldNumber: 5)
+    }
+    if self.inputWidth != 0 {
+      try visitor.visitSingularUInt32Field(value: self.inputWidth, fieldNumber: 6)
+    }
+    if self.layout != .unspecified {
+      try visitor.visitSingularEnumField(value: self.layout, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1073,6 +1152,9 @@ nonisolated extension Glimpse_V1_ModelSummary: SwiftProtobuf.Message, SwiftProto
     if lhs.version != rhs.version {return false}
     if lhs.inputSize != rhs.inputSize {return false}
     if lhs.parameters != rhs.parameters {return false}
+    if lhs.inputHeight != rhs.inputHeight {return false}
+    if lhs.inputWidth != rhs.inputWidth {return false}
+    if lhs.layout != rhs.layout {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1145,7 +1227,7 @@ nonisolated extension Glimpse_V1_ModelMetadataRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Glimpse_V1_ModelMetadataResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelMetadataResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}inputs\0\u{1}outputs\0\u{3}input_size\0\u{3}resize_ratio\0\u{1}mean\0\u{1}std\0\u{3}label_count\0\u{1}parameters\0\u{3}kernel_variant\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}inputs\0\u{1}outputs\0\u{3}input_size\0\u{3}resize_ratio\0\u{1}mean\0\u{1}std\0\u{3}label_count\0\u{1}parameters\0\u{3}kernel_variant\0\u{3}input_height\0\u{3}input_width\0\u{1}layout\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1164,6 +1246,9 @@ nonisolated extension Glimpse_V1_ModelMetadataResponse: SwiftProtobuf.Message, S
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.labelCount) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.parameters) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.kernelVariant) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.inputHeight) }()
+      case 13: try { try decoder.decodeSingularUInt32Field(value: &self.inputWidth) }()
+      case 14: try { try decoder.decodeSingularEnumField(value: &self.layout) }()
       default: break
       }
     }
@@ -1203,6 +1288,15 @@ nonisolated extension Glimpse_V1_ModelMetadataResponse: SwiftProtobuf.Message, S
     if !self.kernelVariant.isEmpty {
       try visitor.visitSingularStringField(value: self.kernelVariant, fieldNumber: 11)
     }
+    if self.inputHeight != 0 {
+      try visitor.visitSingularUInt32Field(value: self.inputHeight, fieldNumber: 12)
+    }
+    if self.inputWidth != 0 {
+      try visitor.visitSingularUInt32Field(value: self.inputWidth, fieldNumber: 13)
+    }
+    if self.layout != .unspecified {
+      try visitor.visitSingularEnumField(value: self.layout, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1218,6 +1312,9 @@ nonisolated extension Glimpse_V1_ModelMetadataResponse: SwiftProtobuf.Message, S
     if lhs.labelCount != rhs.labelCount {return false}
     if lhs.parameters != rhs.parameters {return false}
     if lhs.kernelVariant != rhs.kernelVariant {return false}
+    if lhs.inputHeight != rhs.inputHeight {return false}
+    if lhs.inputWidth != rhs.inputWidth {return false}
+    if lhs.layout != rhs.layout {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

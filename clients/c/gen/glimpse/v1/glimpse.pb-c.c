@@ -1789,7 +1789,7 @@ const ProtobufCMessageDescriptor glimpse__v1__list_models_request__descriptor =
   (ProtobufCMessageInit) glimpse__v1__list_models_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor glimpse__v1__model_summary__field_descriptors[4] =
+static const ProtobufCFieldDescriptor glimpse__v1__model_summary__field_descriptors[7] =
 {
   {
     "name",
@@ -1839,9 +1839,48 @@ static const ProtobufCFieldDescriptor glimpse__v1__model_summary__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "input_height",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Glimpse__V1__ModelSummary, input_height),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_width",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Glimpse__V1__ModelSummary, input_width),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layout",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Glimpse__V1__ModelSummary, layout),
+    &glimpse__v1__layout__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned glimpse__v1__model_summary__field_indices_by_name[] = {
+  4,   /* field[4] = input_height */
   2,   /* field[2] = input_size */
+  5,   /* field[5] = input_width */
+  6,   /* field[6] = layout */
   0,   /* field[0] = name */
   3,   /* field[3] = parameters */
   1,   /* field[1] = version */
@@ -1849,7 +1888,7 @@ static const unsigned glimpse__v1__model_summary__field_indices_by_name[] = {
 static const ProtobufCIntRange glimpse__v1__model_summary__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor glimpse__v1__model_summary__descriptor =
 {
@@ -1859,7 +1898,7 @@ const ProtobufCMessageDescriptor glimpse__v1__model_summary__descriptor =
   "Glimpse__V1__ModelSummary",
   "glimpse.v1",
   sizeof(Glimpse__V1__ModelSummary),
-  4,
+  7,
   glimpse__v1__model_summary__field_descriptors,
   glimpse__v1__model_summary__field_indices_by_name,
   1,  glimpse__v1__model_summary__number_ranges,
@@ -1955,7 +1994,7 @@ const ProtobufCMessageDescriptor glimpse__v1__model_metadata_request__descriptor
   (ProtobufCMessageInit) glimpse__v1__model_metadata_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor glimpse__v1__model_metadata_response__field_descriptors[11] =
+static const ProtobufCFieldDescriptor glimpse__v1__model_metadata_response__field_descriptors[14] =
 {
   {
     "name",
@@ -2089,12 +2128,51 @@ static const ProtobufCFieldDescriptor glimpse__v1__model_metadata_response__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "input_height",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Glimpse__V1__ModelMetadataResponse, input_height),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_width",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Glimpse__V1__ModelMetadataResponse, input_width),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layout",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Glimpse__V1__ModelMetadataResponse, layout),
+    &glimpse__v1__layout__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned glimpse__v1__model_metadata_response__field_indices_by_name[] = {
+  11,   /* field[11] = input_height */
   4,   /* field[4] = input_size */
+  12,   /* field[12] = input_width */
   2,   /* field[2] = inputs */
   10,   /* field[10] = kernel_variant */
   8,   /* field[8] = label_count */
+  13,   /* field[13] = layout */
   6,   /* field[6] = mean */
   0,   /* field[0] = name */
   3,   /* field[3] = outputs */
@@ -2106,7 +2184,7 @@ static const unsigned glimpse__v1__model_metadata_response__field_indices_by_nam
 static const ProtobufCIntRange glimpse__v1__model_metadata_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor glimpse__v1__model_metadata_response__descriptor =
 {
@@ -2116,7 +2194,7 @@ const ProtobufCMessageDescriptor glimpse__v1__model_metadata_response__descripto
   "Glimpse__V1__ModelMetadataResponse",
   "glimpse.v1",
   sizeof(Glimpse__V1__ModelMetadataResponse),
-  11,
+  14,
   glimpse__v1__model_metadata_response__field_descriptors,
   glimpse__v1__model_metadata_response__field_indices_by_name,
   1,  glimpse__v1__model_metadata_response__number_ranges,
@@ -2636,6 +2714,36 @@ const ProtobufCEnumDescriptor glimpse__v1__data_type__descriptor =
   glimpse__v1__data_type__enum_values_by_name,
   1,
   glimpse__v1__data_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue glimpse__v1__layout__enum_values_by_number[3] =
+{
+  { "LAYOUT_UNSPECIFIED", "GLIMPSE__V1__LAYOUT__LAYOUT_UNSPECIFIED", 0 },
+  { "NCHW", "GLIMPSE__V1__LAYOUT__NCHW", 1 },
+  { "NHWC", "GLIMPSE__V1__LAYOUT__NHWC", 2 },
+};
+static const ProtobufCIntRange glimpse__v1__layout__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex glimpse__v1__layout__enum_values_by_name[3] =
+{
+  { "LAYOUT_UNSPECIFIED", 0 },
+  { "NCHW", 1 },
+  { "NHWC", 2 },
+};
+const ProtobufCEnumDescriptor glimpse__v1__layout__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "glimpse.v1.Layout",
+  "Layout",
+  "Glimpse__V1__Layout",
+  "glimpse.v1",
+  3,
+  glimpse__v1__layout__enum_values_by_number,
+  3,
+  glimpse__v1__layout__enum_values_by_name,
+  1,
+  glimpse__v1__layout__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor glimpse__v1__glimpse__method_descriptors[6] =

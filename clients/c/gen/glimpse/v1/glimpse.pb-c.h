@@ -54,6 +54,21 @@ typedef enum _Glimpse__V1__DataType {
   GLIMPSE__V1__DATA_TYPE__FP32 = 1
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GLIMPSE__V1__DATA_TYPE)
 } Glimpse__V1__DataType;
+/*
+ * How a classifier's image input orders its axes.
+ */
+typedef enum _Glimpse__V1__Layout {
+  GLIMPSE__V1__LAYOUT__LAYOUT_UNSPECIFIED = 0,
+  /*
+   * [N, 3, H, W]: one plane per channel (ONNX's convention, torchvision).
+   */
+  GLIMPSE__V1__LAYOUT__NCHW = 1,
+  /*
+   * [N, H, W, 3]: channels interleaved per pixel (tf2onnx exports of Keras models).
+   */
+  GLIMPSE__V1__LAYOUT__NHWC = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(GLIMPSE__V1__LAYOUT)
+} Glimpse__V1__Layout;
 
 /* --- messages --- */
 
@@ -197,7 +212,8 @@ struct  Glimpse__V1__ClassifyRequest
      */
     ProtobufCBinaryData jpeg;
     /*
-     * An already preprocessed FP32 tensor of the model's input shape [1, 3, S, S].
+     * An already preprocessed FP32 tensor of the model's input shape: ModelMetadata's inputs[0],
+     * [1, 3, H, W] or [1, H, W, 3] as its layout says.
      */
     Glimpse__V1__Tensor *tensor;
   };
@@ -288,12 +304,25 @@ struct  Glimpse__V1__ModelSummary
   ProtobufCMessage base;
   char *name;
   char *version;
+  /*
+   * The side of a square image input; 0 when the input is not square, or the model is not an
+   * image classifier. input_height and input_width always hold the size.
+   */
   uint32_t input_size;
   uint64_t parameters;
+  /*
+   * The image input's rows and columns; 0 when the model is not an image classifier.
+   */
+  uint32_t input_height;
+  uint32_t input_width;
+  /*
+   * UNSPECIFIED when the model is not an image classifier.
+   */
+  Glimpse__V1__Layout layout;
 };
 #define GLIMPSE__V1__MODEL_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&glimpse__v1__model_summary__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, GLIMPSE__V1__LAYOUT__LAYOUT_UNSPECIFIED }
 
 
 struct  Glimpse__V1__ListModelsResponse
@@ -327,6 +356,9 @@ struct  Glimpse__V1__ModelMetadataResponse
   Glimpse__V1__TensorSpec **inputs;
   size_t n_outputs;
   Glimpse__V1__TensorSpec **outputs;
+  /*
+   * As in ModelSummary: the side of a square input, else 0; see input_height and input_width.
+   */
   uint32_t input_size;
   float resize_ratio;
   size_t n_mean;
@@ -336,10 +368,16 @@ struct  Glimpse__V1__ModelMetadataResponse
   uint32_t label_count;
   uint64_t parameters;
   char *kernel_variant;
+  /*
+   * The image input's rows and columns, and its layout (as in ModelSummary).
+   */
+  uint32_t input_height;
+  uint32_t input_width;
+  Glimpse__V1__Layout layout;
 };
 #define GLIMPSE__V1__MODEL_METADATA_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&glimpse__v1__model_metadata_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, 0, GLIMPSE__V1__LAYOUT__LAYOUT_UNSPECIFIED }
 
 
 struct  Glimpse__V1__HealthRequest
@@ -970,6 +1008,7 @@ void glimpse__v1__glimpse__stats(ProtobufCService *service,
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    glimpse__v1__data_type__descriptor;
+extern const ProtobufCEnumDescriptor    glimpse__v1__layout__descriptor;
 extern const ProtobufCMessageDescriptor glimpse__v1__request_envelope__descriptor;
 extern const ProtobufCMessageDescriptor glimpse__v1__request_envelope__metadata_entry__descriptor;
 extern const ProtobufCMessageDescriptor glimpse__v1__response_envelope__descriptor;

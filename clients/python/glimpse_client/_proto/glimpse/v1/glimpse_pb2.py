@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18glimpse/v1/glimpse.proto\x12\nglimpse.v1\"\xdf\x01\n\x0fRequestEnvelope\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\x12;\n\x08metadata\x18\x04 \x03(\x0b\x32).glimpse.v1.RequestEnvelope.MetadataEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x12\x18\n\x10\x64\x65\x61\x64line_unix_ms\x18\x06 \x01(\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc4\x01\n\x10ResponseEnvelope\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12<\n\x08metadata\x18\x04 \x03(\x0b\x32*.glimpse.v1.ResponseEnvelope.MetadataEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x06Tensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x08\x64\x61tatype\x18\x02 \x01(\x0e\x32\x14.glimpse.v1.DataType\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x14\n\x0craw_contents\x18\x04 \x01(\x0c\"Q\n\nTensorSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x08\x64\x61tatype\x18\x02 \x01(\x0e\x32\x14.glimpse.v1.DataType\x12\r\n\x05shape\x18\x03 \x03(\x03\"n\n\x0f\x43lassifyRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x04jpeg\x18\x02 \x01(\x0cH\x00\x12$\n\x06tensor\x18\x03 \x01(\x0b\x32\x12.glimpse.v1.TensorH\x00\x12\r\n\x05top_k\x18\x04 \x01(\rB\x07\n\x05input\"C\n\x0e\x43lassification\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05label\x18\x02 \x01(\t\x12\x13\n\x0bprobability\x18\x03 \x01(\x02\"G\n\x06Timing\x12\x10\n\x08queue_us\x18\x01 \x01(\x04\x12\x15\n\rpreprocess_us\x18\x02 \x01(\x04\x12\x14\n\x0cinference_us\x18\x03 \x01(\x04\"\x89\x01\n\x10\x43lassifyResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12+\n\x07\x63lasses\x18\x03 \x03(\x0b\x32\x1a.glimpse.v1.Classification\x12\"\n\x06timing\x18\x04 \x01(\x0b\x32\x12.glimpse.v1.Timing\"A\n\x0cInferRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\"\n\x06inputs\x18\x02 \x03(\x0b\x32\x12.glimpse.v1.Tensor\"~\n\rInferResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12#\n\x07outputs\x18\x03 \x03(\x0b\x32\x12.glimpse.v1.Tensor\x12\"\n\x06timing\x18\x04 \x01(\x0b\x32\x12.glimpse.v1.Timing\"\x13\n\x11ListModelsRequest\"U\n\x0cModelSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\ninput_size\x18\x03 \x01(\r\x12\x12\n\nparameters\x18\x04 \x01(\x04\"U\n\x12ListModelsResponse\x12(\n\x06models\x18\x01 \x03(\x0b\x32\x18.glimpse.v1.ModelSummary\x12\x15\n\rdefault_model\x18\x02 \x01(\t\"%\n\x14ModelMetadataRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\x8d\x02\n\x15ModelMetadataResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12&\n\x06inputs\x18\x03 \x03(\x0b\x32\x16.glimpse.v1.TensorSpec\x12\'\n\x07outputs\x18\x04 \x03(\x0b\x32\x16.glimpse.v1.TensorSpec\x12\x12\n\ninput_size\x18\x05 \x01(\r\x12\x14\n\x0cresize_ratio\x18\x06 \x01(\x02\x12\x0c\n\x04mean\x18\x07 \x03(\x02\x12\x0b\n\x03std\x18\x08 \x03(\x02\x12\x13\n\x0blabel_count\x18\t \x01(\r\x12\x12\n\nparameters\x18\n \x01(\x04\x12\x16\n\x0ekernel_variant\x18\x0b \x01(\t\" \n\rHealthRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"\x9b\x01\n\x0eHealthResponse\x12\x38\n\x06status\x18\x01 \x01(\x0e\x32(.glimpse.v1.HealthResponse.ServingStatus\"O\n\rServingStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02\x12\x13\n\x0fSERVICE_UNKNOWN\x10\x03\"\x0e\n\x0cStatsRequest\"~\n\x0eLatencySummary\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x0e\n\x06sum_us\x18\x03 \x01(\x04\x12\x0e\n\x06p50_us\x18\x04 \x01(\x04\x12\x0e\n\x06p90_us\x18\x05 \x01(\x04\x12\x0e\n\x06p99_us\x18\x06 \x01(\x04\x12\x0e\n\x06max_us\x18\x07 \x01(\x04\"\xa1\x03\n\rStatsResponse\x12\x11\n\tuptime_ms\x18\x01 \x01(\x04\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12I\n\x11replies_by_status\x18\x03 \x03(\x0b\x32..glimpse.v1.StatsResponse.RepliesByStatusEntry\x12\x12\n\ncache_hits\x18\x04 \x01(\x04\x12\x14\n\x0c\x63\x61\x63he_misses\x18\x05 \x01(\x04\x12\x17\n\x0f\x63\x61\x63he_evictions\x18\x06 \x01(\x04\x12\x15\n\rcache_entries\x18\x07 \x01(\x04\x12\x13\n\x0b\x63\x61\x63he_bytes\x18\x08 \x01(\x04\x12\x11\n\tcoalesced\x18\t \x01(\x04\x12\x13\n\x0bqueue_depth\x18\n \x01(\r\x12\x11\n\tin_flight\x18\x0b \x01(\r\x12\x0f\n\x07workers\x18\x0c \x01(\r\x12-\n\tlatencies\x18\r \x03(\x0b\x32\x1a.glimpse.v1.LatencySummary\x1a\x36\n\x14RepliesByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*/\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x08\n\x04\x46P32\x10\x01\x32\xb0\x03\n\x07Glimpse\x12\x45\n\x08\x43lassify\x12\x1b.glimpse.v1.ClassifyRequest\x1a\x1c.glimpse.v1.ClassifyResponse\x12<\n\x05Infer\x12\x18.glimpse.v1.InferRequest\x1a\x19.glimpse.v1.InferResponse\x12K\n\nListModels\x12\x1d.glimpse.v1.ListModelsRequest\x1a\x1e.glimpse.v1.ListModelsResponse\x12T\n\rModelMetadata\x12 .glimpse.v1.ModelMetadataRequest\x1a!.glimpse.v1.ModelMetadataResponse\x12?\n\x06Health\x12\x19.glimpse.v1.HealthRequest\x1a\x1a.glimpse.v1.HealthResponse\x12<\n\x05Stats\x12\x18.glimpse.v1.StatsRequest\x1a\x19.glimpse.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18glimpse/v1/glimpse.proto\x12\nglimpse.v1\"\xdf\x01\n\x0fRequestEnvelope\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\x12;\n\x08metadata\x18\x04 \x03(\x0b\x32).glimpse.v1.RequestEnvelope.MetadataEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x12\x18\n\x10\x64\x65\x61\x64line_unix_ms\x18\x06 \x01(\x04\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc4\x01\n\x10ResponseEnvelope\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12<\n\x08metadata\x18\x04 \x03(\x0b\x32*.glimpse.v1.ResponseEnvelope.MetadataEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x06Tensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x08\x64\x61tatype\x18\x02 \x01(\x0e\x32\x14.glimpse.v1.DataType\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x14\n\x0craw_contents\x18\x04 \x01(\x0c\"Q\n\nTensorSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x08\x64\x61tatype\x18\x02 \x01(\x0e\x32\x14.glimpse.v1.DataType\x12\r\n\x05shape\x18\x03 \x03(\x03\"n\n\x0f\x43lassifyRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x04jpeg\x18\x02 \x01(\x0cH\x00\x12$\n\x06tensor\x18\x03 \x01(\x0b\x32\x12.glimpse.v1.TensorH\x00\x12\r\n\x05top_k\x18\x04 \x01(\rB\x07\n\x05input\"C\n\x0e\x43lassification\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05label\x18\x02 \x01(\t\x12\x13\n\x0bprobability\x18\x03 \x01(\x02\"G\n\x06Timing\x12\x10\n\x08queue_us\x18\x01 \x01(\x04\x12\x15\n\rpreprocess_us\x18\x02 \x01(\x04\x12\x14\n\x0cinference_us\x18\x03 \x01(\x04\"\x89\x01\n\x10\x43lassifyResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12+\n\x07\x63lasses\x18\x03 \x03(\x0b\x32\x1a.glimpse.v1.Classification\x12\"\n\x06timing\x18\x04 \x01(\x0b\x32\x12.glimpse.v1.Timing\"A\n\x0cInferRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\"\n\x06inputs\x18\x02 \x03(\x0b\x32\x12.glimpse.v1.Tensor\"~\n\rInferResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12#\n\x07outputs\x18\x03 \x03(\x0b\x32\x12.glimpse.v1.Tensor\x12\"\n\x06timing\x18\x04 \x01(\x0b\x32\x12.glimpse.v1.Timing\"\x13\n\x11ListModelsRequest\"\xa4\x01\n\x0cModelSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\ninput_size\x18\x03 \x01(\r\x12\x12\n\nparameters\x18\x04 \x01(\x04\x12\x14\n\x0cinput_height\x18\x05 \x01(\r\x12\x13\n\x0binput_width\x18\x06 \x01(\r\x12\"\n\x06layout\x18\x07 \x01(\x0e\x32\x12.glimpse.v1.Layout\"U\n\x12ListModelsResponse\x12(\n\x06models\x18\x01 \x03(\x0b\x32\x18.glimpse.v1.ModelSummary\x12\x15\n\rdefault_model\x18\x02 \x01(\t\"%\n\x14ModelMetadataRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xdc\x02\n\x15ModelMetadataResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12&\n\x06inputs\x18\x03 \x03(\x0b\x32\x16.glimpse.v1.TensorSpec\x12\'\n\x07outputs\x18\x04 \x03(\x0b\x32\x16.glimpse.v1.TensorSpec\x12\x12\n\ninput_size\x18\x05 \x01(\r\x12\x14\n\x0cresize_ratio\x18\x06 \x01(\x02\x12\x0c\n\x04mean\x18\x07 \x03(\x02\x12\x0b\n\x03std\x18\x08 \x03(\x02\x12\x13\n\x0blabel_count\x18\t \x01(\r\x12\x12\n\nparameters\x18\n \x01(\x04\x12\x16\n\x0ekernel_variant\x18\x0b \x01(\t\x12\x14\n\x0cinput_height\x18\x0c \x01(\r\x12\x13\n\x0binput_width\x18\r \x01(\r\x12\"\n\x06layout\x18\x0e \x01(\x0e\x32\x12.glimpse.v1.Layout\" \n\rHealthRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"\x9b\x01\n\x0eHealthResponse\x12\x38\n\x06status\x18\x01 \x01(\x0e\x32(.glimpse.v1.HealthResponse.ServingStatus\"O\n\rServingStatus\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02\x12\x13\n\x0fSERVICE_UNKNOWN\x10\x03\"\x0e\n\x0cStatsRequest\"~\n\x0eLatencySummary\x12\r\n\x05stage\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x0e\n\x06sum_us\x18\x03 \x01(\x04\x12\x0e\n\x06p50_us\x18\x04 \x01(\x04\x12\x0e\n\x06p90_us\x18\x05 \x01(\x04\x12\x0e\n\x06p99_us\x18\x06 \x01(\x04\x12\x0e\n\x06max_us\x18\x07 \x01(\x04\"\xa1\x03\n\rStatsResponse\x12\x11\n\tuptime_ms\x18\x01 \x01(\x04\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12I\n\x11replies_by_status\x18\x03 \x03(\x0b\x32..glimpse.v1.StatsResponse.RepliesByStatusEntry\x12\x12\n\ncache_hits\x18\x04 \x01(\x04\x12\x14\n\x0c\x63\x61\x63he_misses\x18\x05 \x01(\x04\x12\x17\n\x0f\x63\x61\x63he_evictions\x18\x06 \x01(\x04\x12\x15\n\rcache_entries\x18\x07 \x01(\x04\x12\x13\n\x0b\x63\x61\x63he_bytes\x18\x08 \x01(\x04\x12\x11\n\tcoalesced\x18\t \x01(\x04\x12\x13\n\x0bqueue_depth\x18\n \x01(\r\x12\x11\n\tin_flight\x18\x0b \x01(\r\x12\x0f\n\x07workers\x18\x0c \x01(\r\x12-\n\tlatencies\x18\r \x03(\x0b\x32\x1a.glimpse.v1.LatencySummary\x1a\x36\n\x14RepliesByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*/\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x08\n\x04\x46P32\x10\x01*4\n\x06Layout\x12\x16\n\x12LAYOUT_UNSPECIFIED\x10\x00\x12\x08\n\x04NCHW\x10\x01\x12\x08\n\x04NHWC\x10\x02\x32\xb0\x03\n\x07Glimpse\x12\x45\n\x08\x43lassify\x12\x1b.glimpse.v1.ClassifyRequest\x1a\x1c.glimpse.v1.ClassifyResponse\x12<\n\x05Infer\x12\x18.glimpse.v1.InferRequest\x1a\x19.glimpse.v1.InferResponse\x12K\n\nListModels\x12\x1d.glimpse.v1.ListModelsRequest\x1a\x1e.glimpse.v1.ListModelsResponse\x12T\n\rModelMetadata\x12 .glimpse.v1.ModelMetadataRequest\x1a!.glimpse.v1.ModelMetadataResponse\x12?\n\x06Health\x12\x19.glimpse.v1.HealthRequest\x1a\x1a.glimpse.v1.HealthResponse\x12<\n\x05Stats\x12\x18.glimpse.v1.StatsRequest\x1a\x19.glimpse.v1.StatsResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'glimpse.v1.glimpse_pb2', globals())
@@ -26,8 +26,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _RESPONSEENVELOPE_METADATAENTRY._serialized_options = b'8\001'
   _STATSRESPONSE_REPLIESBYSTATUSENTRY._options = None
   _STATSRESPONSE_REPLIESBYSTATUSENTRY._serialized_options = b'8\001'
-  _DATATYPE._serialized_start=2500
-  _DATATYPE._serialized_end=2547
+  _DATATYPE._serialized_start=2659
+  _DATATYPE._serialized_end=2706
+  _LAYOUT._serialized_start=2708
+  _LAYOUT._serialized_end=2760
   _REQUESTENVELOPE._serialized_start=41
   _REQUESTENVELOPE._serialized_end=264
   _REQUESTENVELOPE_METADATAENTRY._serialized_start=217
@@ -54,28 +56,28 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _INFERRESPONSE._serialized_end=1236
   _LISTMODELSREQUEST._serialized_start=1238
   _LISTMODELSREQUEST._serialized_end=1257
-  _MODELSUMMARY._serialized_start=1259
-  _MODELSUMMARY._serialized_end=1344
-  _LISTMODELSRESPONSE._serialized_start=1346
-  _LISTMODELSRESPONSE._serialized_end=1431
-  _MODELMETADATAREQUEST._serialized_start=1433
-  _MODELMETADATAREQUEST._serialized_end=1470
-  _MODELMETADATARESPONSE._serialized_start=1473
-  _MODELMETADATARESPONSE._serialized_end=1742
-  _HEALTHREQUEST._serialized_start=1744
-  _HEALTHREQUEST._serialized_end=1776
-  _HEALTHRESPONSE._serialized_start=1779
-  _HEALTHRESPONSE._serialized_end=1934
-  _HEALTHRESPONSE_SERVINGSTATUS._serialized_start=1855
-  _HEALTHRESPONSE_SERVINGSTATUS._serialized_end=1934
-  _STATSREQUEST._serialized_start=1936
-  _STATSREQUEST._serialized_end=1950
-  _LATENCYSUMMARY._serialized_start=1952
-  _LATENCYSUMMARY._serialized_end=2078
-  _STATSRESPONSE._serialized_start=2081
-  _STATSRESPONSE._serialized_end=2498
-  _STATSRESPONSE_REPLIESBYSTATUSENTRY._serialized_start=2444
-  _STATSRESPONSE_REPLIESBYSTATUSENTRY._serialized_end=2498
-  _GLIMPSE._serialized_start=2550
-  _GLIMPSE._serialized_end=2982
+  _MODELSUMMARY._serialized_start=1260
+  _MODELSUMMARY._serialized_end=1424
+  _LISTMODELSRESPONSE._serialized_start=1426
+  _LISTMODELSRESPONSE._serialized_end=1511
+  _MODELMETADATAREQUEST._serialized_start=1513
+  _MODELMETADATAREQUEST._serialized_end=1550
+  _MODELMETADATARESPONSE._serialized_start=1553
+  _MODELMETADATARESPONSE._serialized_end=1901
+  _HEALTHREQUEST._serialized_start=1903
+  _HEALTHREQUEST._serialized_end=1935
+  _HEALTHRESPONSE._serialized_start=1938
+  _HEALTHRESPONSE._serialized_end=2093
+  _HEALTHRESPONSE_SERVINGSTATUS._serialized_start=2014
+  _HEALTHRESPONSE_SERVINGSTATUS._serialized_end=2093
+  _STATSREQUEST._serialized_start=2095
+  _STATSREQUEST._serialized_end=2109
+  _LATENCYSUMMARY._serialized_start=2111
+  _LATENCYSUMMARY._serialized_end=2237
+  _STATSRESPONSE._serialized_start=2240
+  _STATSRESPONSE._serialized_end=2657
+  _STATSRESPONSE_REPLIESBYSTATUSENTRY._serialized_start=2603
+  _STATSRESPONSE_REPLIESBYSTATUSENTRY._serialized_end=2657
+  _GLIMPSE._serialized_start=2763
+  _GLIMPSE._serialized_end=3195
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,9 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DATA_TYPE_UNSPECIFIED: DataType
 DESCRIPTOR: _descriptor.FileDescriptor
 FP32: DataType
+LAYOUT_UNSPECIFIED: Layout
+NCHW: Layout
+NHWC: Layout
 
 class Classification(_message.Message):
     __slots__ = ["index", "label", "probability"]
@@ -117,11 +120,14 @@ class ModelMetadataRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class ModelMetadataResponse(_message.Message):
-    __slots__ = ["input_size", "inputs", "kernel_variant", "label_count", "mean", "name", "outputs", "parameters", "resize_ratio", "std", "version"]
+    __slots__ = ["input_height", "input_size", "input_width", "inputs", "kernel_variant", "label_count", "layout", "mean", "name", "outputs", "parameters", "resize_ratio", "std", "version"]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_WIDTH_FIELD_NUMBER: _ClassVar[int]
     KERNEL_VARIANT_FIELD_NUMBER: _ClassVar[int]
     LABEL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
     MEAN_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
@@ -129,10 +135,13 @@ class ModelMetadataResponse(_message.Message):
     RESIZE_RATIO_FIELD_NUMBER: _ClassVar[int]
     STD_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    input_height: int
     input_size: int
+    input_width: int
     inputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
     kernel_variant: str
     label_count: int
+    layout: Layout
     mean: _containers.RepeatedScalarFieldContainer[float]
     name: str
     outputs: _containers.RepeatedCompositeFieldContainer[TensorSpec]
@@ -140,19 +149,25 @@ class ModelMetadataResponse(_message.Message):
     resize_ratio: float
     std: _containers.RepeatedScalarFieldContainer[float]
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., input_size: _Optional[int] = ..., resize_ratio: _Optional[float] = ..., mean: _Optional[_Iterable[float]] = ..., std: _Optional[_Iterable[float]] = ..., label_count: _Optional[int] = ..., parameters: _Optional[int] = ..., kernel_variant: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., input_size: _Optional[int] = ..., resize_ratio: _Optional[float] = ..., mean: _Optional[_Iterable[float]] = ..., std: _Optional[_Iterable[float]] = ..., label_count: _Optional[int] = ..., parameters: _Optional[int] = ..., kernel_variant: _Optional[str] = ..., input_height: _Optional[int] = ..., input_width: _Optional[int] = ..., layout: _Optional[_Union[Layout, str]] = ...) -> None: ...
 
 class ModelSummary(_message.Message):
-    __slots__ = ["input_size", "name", "parameters", "version"]
+    __slots__ = ["input_height", "input_size", "input_width", "layout", "name", "parameters", "version"]
+    INPUT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    input_height: int
     input_size: int
+    input_width: int
+    layout: Layout
     name: str
     parameters: int
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., input_size: _Optional[int] = ..., parameters: _Optional[int] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., input_size: _Optional[int] = ..., parameters: _Optional[int] = ..., input_height: _Optional[int] = ..., input_width: _Optional[int] = ..., layout: _Optional[_Union[Layout, str]] = ...) -> None: ...
 
 class RequestEnvelope(_message.Message):
     __slots__ = ["body", "deadline_unix_ms", "metadata", "method", "request_id", "timeout_ms"]
@@ -272,4 +287,7 @@ class Timing(_message.Message):
     def __init__(self, queue_us: _Optional[int] = ..., preprocess_us: _Optional[int] = ..., inference_us: _Optional[int] = ...) -> None: ...
 
 class DataType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Layout(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
