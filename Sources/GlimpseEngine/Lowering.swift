@@ -316,7 +316,10 @@ struct Lowering {
             }
 
         case .reshape:
-            define(node.output, .plain, aliasing: try operand(node.inputs[0], .plain))
+            // Identity and Dropout keep the shape, so they keep whatever layout the input is in
+            // (a Dropout between two convs must not cost two transposes); a real reshape is plain.
+            let layout = graph.shape(node.inputs[0]) == outShape ? currentLayout(node.inputs[0]) ?? .plain : .plain
+            define(node.output, layout, aliasing: try operand(node.inputs[0], layout))
 
         case let .transpose(perm):
             let inShape = graph.shape(node.inputs[0])
