@@ -95,10 +95,6 @@ typedef struct gl_kernels {
     void (*avgpool2d)(const gl_pool2d_params *p, const float *input, float *output);
     /* output[c] = mean over hw of input[i * channels + c] */
     void (*global_avgpool)(size_t hw, size_t channels, const float *input, float *output);
-    /*
-     * c[i*ldc + j] = alpha * sum_k a[i*a_rs + k*a_cs] * b[k*b_rs + j*b_cs] + beta * c[i*ldc + j]
-     * (beta == 0 ignores what c held, NaN included). Strides make transposes free.
-     */
     /* y[i] = clamp(activation(x[i])) for i < n, with gl_conv2d_params' activation fields and
      * clamp bounds (x == y allowed): a conv epilogue's activation, for values no conv produced. */
     void (*activation)(int activation, float alpha, float beta, float lo, float hi,
@@ -106,6 +102,10 @@ typedef struct gl_kernels {
     /* y[p * channels + c] = x[p * channels + c] * scale[c] for p < pixels (x == y allowed):
      * squeeze-excite's channel gate on an NHWC image. */
     void (*channel_scale)(size_t pixels, size_t channels, const float *x, const float *scale, float *y);
+    /*
+     * c[i*ldc + j] = alpha * sum_k a[i*a_rs + k*a_cs] * b[k*b_rs + j*b_cs] + beta * c[i*ldc + j]
+     * (beta == 0 ignores what c held, NaN included). Strides make transposes free.
+     */
     void (*gemm)(size_t m, size_t n, size_t k, float alpha,
                  const float *a, size_t a_rs, size_t a_cs,
                  const float *b, size_t b_rs, size_t b_cs,

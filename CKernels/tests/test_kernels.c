@@ -705,7 +705,10 @@ static void directed_chw(void) {
     conv_case stem;
     gl_conv2d_params *p = &stem.p;
     memset(p, 0, sizeof *p);
-    *p = (gl_conv2d_params){224, 224, 3, 112, 112, 32, 3, 3, 2, 2, 1, 1, 0, 0, 1, 0.0f, 6.0f, 1, 0};
+    *p = (gl_conv2d_params){.in_h = 224, .in_w = 224, .in_c = 3, .out_h = 112, .out_w = 112, .out_c = 32,
+                            .kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .dilation_h = 1,
+                            .dilation_w = 1, .groups = 1, .output_min = 0.0f, .output_max = 6.0f,
+                            .input_chw = 1};
     stem.nan_input = 0, stem.bias = 1, stem.residual = 0, stem.family = "chw stem";
     check_conv_case(&stem);
     /* not for dilated, grouped or many-channel inputs */
@@ -902,7 +905,10 @@ static void test_registry(void) {
            "re-selecting the best variant");
 
     /* Invalid parameters are supported by no kernel. */
-    gl_conv2d_params p = {8, 8, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, -INFINITY, INFINITY, 0, 0};
+    gl_conv2d_params p = {.in_h = 8, .in_w = 8, .in_c = 6, .out_h = 8, .out_w = 8, .out_c = 6, .kernel_h = 3,
+                          .kernel_w = 3, .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
+                          .pad_top = 1, .pad_left = 1, .groups = 1, .output_min = -INFINITY,
+                          .output_max = INFINITY};
     report(gl_conv2d_select(scalar, &p) != NULL, "a valid shape has a kernel");
     gl_conv2d_params q = p;
     q.groups = 4; /* 6 % 4 != 0 */
