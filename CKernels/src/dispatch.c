@@ -30,6 +30,8 @@ static const gl_kernels scalar_kernels = {
     .maxpool2d = gl_f32_maxpool2d_scalar,
     .avgpool2d = gl_f32_avgpool2d_scalar,
     .global_avgpool = gl_f32_global_avgpool_scalar,
+    .activation = gl_f32_activation_scalar,
+    .channel_scale = gl_f32_channel_scale_scalar,
     .gemm = gl_f32_gemm_scalar,
 };
 
@@ -116,6 +118,20 @@ int gl_kernels_select(const char *variant) {
         return 0;
     }
     return -1;
+}
+
+gl_vexp_fn gl_kernels_vexp(const gl_kernels *kernels) {
+    if (kernels == &scalar_kernels) return gl_f32_vexp_scalar;
+#if defined(__x86_64__) && defined(GL_HAVE_AVX2_KERNELS)
+    if (kernels == &gl_avx2_kernels) return gl_f32_vexp__avx2;
+#endif
+#if defined(__x86_64__) && defined(GL_HAVE_AVX512_KERNELS)
+    if (kernels == &gl_avx512_kernels) return gl_f32_vexp__avx512;
+#endif
+#if defined(__aarch64__) && defined(GL_HAVE_NEON_KERNELS)
+    if (kernels == &gl_neon_kernels) return gl_f32_vexp_neon;
+#endif
+    return NULL;
 }
 
 const gl_conv2d_kernel *gl_conv2d_select(const gl_kernels *kernels, const gl_conv2d_params *p) {

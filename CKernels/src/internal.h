@@ -61,7 +61,7 @@ GL_INLINE void gl_prefetch_line(const char **cursor, const char *end) {
 }
 
 /* The checks every conv kernel's `supports` starts with: sizes positive,
- * channels divisible by groups, output_min <= output_max (neither NaN). */
+ * channels divisible by groups, output_min <= output_max (neither NaN), a known activation. */
 int gl_conv2d_params_valid(const gl_conv2d_params *p); /* ... and the input is NHWC */
 /* The same checks with either input layout (kernels that read CHW, see input_chw). */
 int gl_conv2d_params_valid_any_layout(const gl_conv2d_params *p);
@@ -80,15 +80,19 @@ GL_INLINE size_t gl_next_block(size_t m, size_t mr) {
     return (m + 1) / 2;
 }
 
+/* The fused epilogue's parameters, read from gl_conv2d_params once per call: activation.h. */
+typedef struct gl_epilogue gl_epilogue;
+
 /*
  * The loop every SIMD pointwise GEMM shares: output columns in passes of the packed panels
  * whose weights fit about 384 KB (so one pass's weights stay in L2 while every pixel block
  * streams them; the 7x7 layers have 1-2 MB of weights), and per pass the pixels in blocks of
  * at most mr_max (gl_next_block). rows[mr] computes mr pixels against the panels of columns
- * [n0, n1); width(nc, n0) is the packing's panel width (see gl_pack_pointwise_panels).
+ * [n0, n1) and ends them with the epilogue ep; width(nc, n0) is the packing's panel width
+ * (see gl_pack_pointwise_panels).
  */
 typedef void (*gl_pointwise_rows_fn)(size_t kc, const float *a, const float *w, size_t n0, size_t n1,
-                                     size_t nc, float *c, const float *r, float lo, float hi,
+                                     size_t nc, float *c, const float *r, const gl_epilogue *ep,
                                      gl_prefetch_window *pf);
 void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float *packed,
                       const float *residual, float *output, size_t row_begin, size_t row_end,
@@ -171,6 +175,23 @@ void gl_f32_conv2d_1x8_scalar(const gl_conv2d_params *p, const float *input,
 void gl_f32_maxpool2d_scalar(const gl_pool2d_params *p, const float *input, float *output);
 void gl_f32_avgpool2d_scalar(const gl_pool2d_params *p, const float *input, float *output);
 void gl_f32_global_avgpool_scalar(size_t hw, size_t channels, const float *input, float *output);
+
+/* f32-activation-scalar.c: the table's elementwise entries (ckernels.h) */
+void gl_f32_activation_scalar(int kind, float alpha, float beta, float lo, float hi,
+                              size_t n, const float *x, float *y);
+void gl_f32_channel_scale_scalar(size_t pixels, size_t channels, const float *x, const float *scale, float *y);
+
+/*
+ * For test_kernels.c only: y[i] = the exp (activation.h's, clamped to [GL_EXP_MIN, GL_EXP_MAX])
+ * that a table's sigmoid and SiLU use, so its error bound can be checked per variant. NULL for
+ * a table that is not one of this build's.
+ */
+typedef void (*gl_vexp_fn)(size_t n, const float *x, float *y);
+gl_vexp_fn gl_kernels_vexp(const gl_kernels *kernels);
+void gl_f32_vexp_scalar(size_t n, const float *x, float *y);  /* each next to its variant's activation */
+void gl_f32_vexp__avx2(size_t n, const float *x, float *y);
+void gl_f32_vexp__avx512(size_t n, const float *x, float *y);
+void gl_f32_vexp_neon(size_t n, const float *x, float *y);
 
 /* f32-gemm-scalar.c */
 void gl_f32_gemm_scalar(size_t m, size_t n, size_t k, float alpha,

@@ -1,5 +1,5 @@
 /* params.c — parameter checks shared by every variant's conv2d kernels. */
-#include "internal.h"
+#include "activation.h"
 
 #include <assert.h>
 
@@ -27,6 +27,7 @@ int gl_conv2d_params_valid_any_layout(const gl_conv2d_params *p) {
     if (p->groups == 0 || p->in_c % p->groups != 0 || p->out_c % p->groups != 0) return 0;
     /* Also rejects a NaN bound, which would make the clamp meaningless. */
     if (!(p->output_min <= p->output_max)) return 0;
+    if (p->activation < 0 || p->activation >= GL_ACTIVATION_COUNT) return 0;
     return 1;
 }
 
@@ -66,6 +67,7 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
     const size_t first = row_begin * p->out_w;
     const size_t m = (row_end - row_begin) * p->out_w;
     const float *w0 = packed;
+    const gl_epilogue ep = gl_epilogue_of(p);
     /* While a pass runs, its tiles prefetch the next pass's weights; the last pass, whatever
      * the caller asked for (gl_prefetch_next: the next layer's). */
     gl_prefetch_window *const thread_pf = gl_prefetch_window_of_thread();
@@ -81,7 +83,7 @@ void gl_pointwise_run(const gl_conv2d_params *p, const float *input, const float
         const float *r = residual != NULL ? residual + first * nc : NULL;
         for (size_t left = m; left != 0;) {
             const size_t mr = gl_next_block(left, mr_max);
-            rows[mr](kc, a, w0, n0, n1, nc, c, r, p->output_min, p->output_max, &pf);
+            rows[mr](kc, a, w0, n0, n1, nc, c, r, &ep, &pf);
             a += mr * kc;
             c += mr * nc;
             if (r != NULL) r += mr * nc;

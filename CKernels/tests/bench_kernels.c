@@ -1,9 +1,11 @@
-/* bench_kernels.c — the C A/B bench: times each variant's kernels on EfficientNet-Lite0's and ResNet-18's layer shapes, one thread, against the measured FMA peak. */
+/* bench_kernels.c — the C A/B bench: times each variant's kernels on EfficientNet-Lite0's and ResNet-18's layer shapes (and ResNet-50's 3x3 convs), one thread, against the measured FMA peak. */
 // Build and run from the repository root:
 //   cc -O3 -fno-math-errno -std=c11 -ICKernels/include CKernels/src/*.c CKernels/src/*/*.c
-//      CKernels/tests/bench_kernels.c -lm -o /tmp/bench_kernels && /tmp/bench_kernels [-a] [filter]
+//      CKernels/tests/bench_kernels.c -lm -o /tmp/bench_kernels && /tmp/bench_kernels [-a] [-e act] [filter]
 // A filter argument keeps only shapes whose name contains it; -a times every
-// kernel that supports a shape, not only the one gl_conv2d_select picks.
+// kernel that supports a shape, not only the one gl_conv2d_select picks; -e ends
+// every conv with that activation before its clamp (hardswish, hardsigmoid,
+// sigmoid or silu, ONNX's slopes; default identity, the clamp alone).
 /*
  * Per shape and kernel: the median time of many timed samples (the machine
  * may be shared: a median ignores the samples another process slowed down),
@@ -13,7 +15,8 @@
  * variants' selected kernels (A/B). Data stays warm in cache between runs, as between the
  * layers of one forward pass. The last lines weight each shape by how often
  * its network (Lite0 or ResNet-18, 224x224, batch 1) runs it: an estimate of
- * that network's kernel time (ResNet-18's max pool is not among its shapes).
+ * that network's kernel time (ResNet-18's max pool is not among its shapes; of
+ * ResNet-50 only its 3x3 convs are).
  */
 #define _POSIX_C_SOURCE 199309L
 #include "ckernels.h"
@@ -55,10 +58,10 @@ struct shape {
     int residual;       /* with the block's residual add */
     int global_pool;
     gl_conv2d_params p;
-    int net;            /* 0 Lite0, 1 ResNet-18, 2 neither (counted in no total) */
+    int net;            /* 0 Lite0, 1 ResNet-18, 2 ResNet-50's 3x3 convs, 3 none (counted in no total) */
 };
-static const char *const net_names[] = {"Lite0", "ResNet-18"};
-#define NETS 2
+static const char *const net_names[] = {"Lite0", "ResNet-18", "ResNet-50 (its 3x3 convs only)"};
+#define NETS 3
 
 /* TF "SAME" padding as Lite0's converted model has it: the extra row/column of
  * an odd total at the bottom/right, so pad_top = total / 2. */
@@ -137,11 +140,19 @@ static const struct shape shapes[] = {
     {"classifier 1x1x512->1000", 1, 0, 0, PW(1, 512, 1000, linear), 1},
     /* other stems and dense 3x3 convs: MobileNetV2's stem (PyTorch pads), Lite0's read as CHW,
      * and thin dense layers (in_c 16-32) */
-    {"stem 3x3s2 p1 224x224x3->32", 1, 0, 0, CONVP(224, 3, 32, 3, 2, 1, relu6), 2},
-    {"stem 3x3s2 p1 chw 224x3->32", 1, 0, 0, CONVP_CHW(224, 3, 32, 3, 2, 1, relu6), 2},
-    {"3x3s1 112x112x16->16", 1, 0, 0, CONVP(112, 16, 16, 3, 1, 1, relu), 2},
-    {"3x3s1 56x56x32->24", 1, 0, 0, CONVP(56, 32, 24, 3, 1, 1, relu), 2},
-    {"3x3s2 112x112x32->64", 1, 0, 0, CONVP(112, 32, 64, 3, 2, 1, relu), 2},
+    {"stem 3x3s2 p1 224x224x3->32", 1, 0, 0, CONVP(224, 3, 32, 3, 2, 1, relu6), 3},
+    {"stem 3x3s2 p1 chw 224x3->32", 1, 0, 0, CONVP_CHW(224, 3, 32, 3, 2, 1, relu6), 3},
+    {"3x3s1 112x112x16->16", 1, 0, 0, CONVP(112, 16, 16, 3, 1, 1, relu), 3},
+    {"3x3s1 56x56x32->24", 1, 0, 0, CONVP(56, 32, 24, 3, 1, 1, relu), 3},
+    {"3x3s2 112x112x32->64", 1, 0, 0, CONVP(112, 32, 64, 3, 2, 1, relu), 3},
+    /* ResNet-50's bottleneck 3x3 convs (torchvision v1.5: the stride on the 3x3, no residual on it) */
+    {"r50 3x3s1 56x56x64->64", 3, 0, 0, CONVP(56, 64, 64, 3, 1, 1, relu), 2},
+    {"r50 3x3s2 56x56x128->128", 1, 0, 0, CONVP(56, 128, 128, 3, 2, 1, relu), 2},
+    {"r50 3x3s1 28x28x128->128", 3, 0, 0, CONVP(28, 128, 128, 3, 1, 1, relu), 2},
+    {"r50 3x3s2 28x28x256->256", 1, 0, 0, CONVP(28, 256, 256, 3, 2, 1, relu), 2},
+    {"r50 3x3s1 14x14x256->256", 5, 0, 0, CONVP(14, 256, 256, 3, 1, 1, relu), 2},
+    {"r50 3x3s2 14x14x512->512", 1, 0, 0, CONVP(14, 512, 512, 3, 2, 1, relu), 2},
+    {"r50 3x3s1 7x7x512->512", 2, 0, 0, CONVP(7, 512, 512, 3, 1, 1, relu), 2},
 };
 #define SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -199,11 +210,24 @@ static void run_pool(const void *ctx) {
 }
 
 int main(int argc, char **argv) {
+    static const char *const activations[GL_ACTIVATION_COUNT] = {"identity", "hardswish", "hardsigmoid", "sigmoid",
+                                                                 "silu"};
     const char *filter = NULL;
-    int all = 0;
+    int all = 0, activation = GL_ACTIVATION_IDENTITY;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-a") == 0) all = 1;
-        else filter = argv[i];
+        if (strcmp(argv[i], "-a") == 0) {
+            all = 1;
+        } else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
+            for (activation = 0; activation < GL_ACTIVATION_COUNT; activation++)
+                if (strcmp(argv[i + 1], activations[activation]) == 0) break;
+            if (activation == GL_ACTIVATION_COUNT) {
+                fprintf(stderr, "bench_kernels: unknown activation '%s'\n", argv[i + 1]);
+                return 2;
+            }
+            i++;
+        } else {
+            filter = argv[i];
+        }
     }
 
     /* peaks; the last supported variant is the fastest */
@@ -216,8 +240,9 @@ int main(int argc, char **argv) {
         printf("  %s %.1f GFLOP/s", ks->variant, g);
         if (g > peak) peak = g;
     }
-    printf("\n%% of peak is of %.1f GFLOP/s; x scalar, x avx2 = that variant's selected kernel time / this time\n\n",
+    printf("\n%% of peak is of %.1f GFLOP/s; x scalar, x avx2 = that variant's selected kernel time / this time\n",
            peak);
+    printf("conv epilogue: %s, then the clamp\n\n", activations[activation]);
 
     double total[NETS][8] = {{0}};
     printf("%-27s %3s %-7s %-31s %9s %8s %7s %8s %6s\n", "shape", "n", "variant", "kernel", "median ms",
@@ -225,7 +250,11 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < SHAPES; s++) {
         const struct shape *sh = &shapes[s];
         if (filter && !strstr(sh->name, filter)) continue;
-        const gl_conv2d_params *p = &sh->p;
+        gl_conv2d_params params = sh->p;
+        params.activation = activation;
+        params.activation_alpha = activation == GL_ACTIVATION_HARDSWISH ? 1.0f / 6.0f : 0.2f;
+        params.activation_beta = 0.5f;
+        const gl_conv2d_params *p = &params;
         const size_t cig = p->in_c / p->groups;
         const double flops = sh->global_pool
             ? (double)(p->in_h * p->in_w * p->in_c)

@@ -12,9 +12,17 @@
  * NaN poison); run leaves input and packed weights untouched; rows split over
  * several calls give bit-identical results; untouched rows stay untouched;
  * residual == output (in-place residual add) gives bit-identical results.
+ * Every kernel also runs each case with every activation of the epilogue
+ * (clamp(activation(conv + bias + residual))). The elementwise entries
+ * (activation, channel_scale) are checked on every length 0..67 from misaligned
+ * pointers, and the sigmoid's and SiLU's error bounds (src/activation.h) on a
+ * dense sweep; that header's constants are the bounds checked, so it is
+ * included from the source tree (with internal.h's test hook, gl_kernels_vexp).
  */
 #include "ckernels.h"
+#include "../src/activation.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -178,6 +186,69 @@ static int close_enough(float got, double ref, size_t n_terms, double magnitude)
 }
 
 /* ------------------------------------------------------------------------ */
+/* activations: the definitions in double, and what a float result may miss them by */
+
+static double clamp01(double t) { return t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t; } /* NaN stays NaN */
+
+/* The activation's definition (ckernels.h); silu(-inf) is its limit, -0. */
+static double act_ref(int kind, double a, double b, double x) {
+    switch (kind) {
+    case GL_ACTIVATION_HARDSWISH: return x * clamp01(a * x + b);
+    case GL_ACTIVATION_HARDSIGMOID: return clamp01(a * x + b);
+    case GL_ACTIVATION_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case GL_ACTIVATION_SILU: return x == -INFINITY ? -0.0 : x / (1.0 + exp(-x));
+    default: return x;
+    }
+}
+
+/*
+ * How far a kernel's act(v) may be from act(s) when its float input v is within c of the
+ * exact s: the activation's Lipschitz constant times c (hardswish: max(1, |b|, |2 - b|);
+ * hardsigmoid: |a|; sigmoid 1/4; SiLU 1.1), plus its own error: for the hard ones, two roundings of
+ * a·v + b (one with FMA) and one of the product, at least half a denormal's spacing (2^-150)
+ * each; for sigmoid and SiLU the bounds activation.h states (GL_SIGMOID_MAX_*, GL_SILU_MAX_*).
+ * The clamp after it cannot widen the difference.
+ */
+static double act_tolerance(int kind, double a, double b, double s, double c) {
+    const double u = 0x1p-24, v = fabs(s) + c, tiny = 0x1p-148;
+    switch (kind) {
+    case GL_ACTIVATION_HARDSWISH: {
+        const double lip = fmax(1.0, fmax(fabs(b), fabs(2.0 - b)));
+        return lip * c + v * (2.0 * u * (fabs(a) * v + fabs(b)) + u) + tiny;
+    }
+    case GL_ACTIVATION_HARDSIGMOID: return fabs(a) * c + 2.0 * u * (fabs(a) * v + fabs(b)) + tiny;
+    case GL_ACTIVATION_SIGMOID:
+        return 0.25 * c + GL_SIGMOID_MAX_REL_ERROR * (fabs(act_ref(kind, a, b, s)) + 0.25 * c) +
+               GL_SIGMOID_MAX_ABS_ERROR;
+    case GL_ACTIVATION_SILU:
+        return 1.1 * c + GL_SILU_MAX_REL_ERROR * (fabs(act_ref(kind, a, b, s)) + 1.1 * c) + GL_SILU_MAX_ABS_ERROR;
+    default: return c;
+    }
+}
+
+static int close_within(float got, double ref, double tol) {
+    if (isnan(ref)) return isnan(got);
+    if (isinf(ref)) return got == (float)ref;
+    if (isnan(got)) return isinf(tol); /* an infinite tolerance: see winograd_magnitude */
+    return fabs((double)got - ref) <= tol;
+}
+
+static const char *const activation_names[GL_ACTIVATION_COUNT] = {"identity", "hardswish", "hardsigmoid",
+                                                                  "sigmoid", "silu"};
+
+/* kind with ONNX's default slope and offset (HardSwish 1/6, 1/2; HardSigmoid 0.2, 0.5), or with
+ * random ones when `random_ab`. */
+static void set_activation(gl_conv2d_params *p, int kind, int random_ab) {
+    p->activation = kind;
+    p->activation_alpha = kind == GL_ACTIVATION_HARDSWISH ? 1.0f / 6.0f : kind == GL_ACTIVATION_HARDSIGMOID ? 0.2f : 0.0f;
+    p->activation_beta = kind == GL_ACTIVATION_HARDSWISH || kind == GL_ACTIVATION_HARDSIGMOID ? 0.5f : 0.0f;
+    if (random_ab && (kind == GL_ACTIVATION_HARDSWISH || kind == GL_ACTIVATION_HARDSIGMOID)) {
+        p->activation_alpha = 0.05f + 0.95f * (rng_float() + 1.0f) / 2.0f;
+        p->activation_beta = rng_float();
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* convolution reference                                                      */
 
 typedef struct {
@@ -200,11 +271,13 @@ static double clamp_d(double v, float lo, float hi) {
     return v;
 }
 
-/* The definition: out[y][x][oc] = clamp(bias[oc] + residual[y][x][oc] +
- *   sum over ci in oc's group, ky, kx of in[y*sh - pt + ky*dh][x*sw - pl + kx*dw][ci] * W[oc][ci][ky][kx]),
- * positions outside the image reading zero. Also returns each output's magnitude. */
+/* The definition: out[y][x][oc] = clamp(act(s)), s = bias[oc] + residual[y][x][oc] +
+ *   sum over ci in oc's group, ky, kx of in[y*sh - pt + ky*dh][x*sw - pl + kx*dw][ci] * W[oc][ci][ky][kx],
+ * positions outside the image reading zero. Returns each output's s (`pre`, before the
+ * activation and the clamp, so that one reference serves every epilogue: see expected) and
+ * magnitude. */
 static void conv_reference(const gl_conv2d_params *p, const float *in, const float *w,
-                           const float *bias, const float *res, double *ref, double *mag) {
+                           const float *bias, const float *res, double *pre, double *mag) {
     const size_t cig = p->in_c / p->groups, ocg = p->out_c / p->groups;
     for (size_t oy = 0; oy < p->out_h; oy++)
         for (size_t ox = 0; ox < p->out_w; ox++)
@@ -225,9 +298,16 @@ static void conv_reference(const gl_conv2d_params *p, const float *in, const flo
                 const size_t o = (oy * p->out_w + ox) * p->out_c + oc;
                 if (bias) { s += bias[oc]; m += fabs(bias[oc]); }
                 if (res) { s += res[o]; m += fabs(res[o]); }
-                ref[o] = clamp_d(s, p->output_min, p->output_max);
+                pre[o] = s;
                 mag[o] = m;
             }
+}
+
+/* The output p's epilogue makes of the sum s (magnitude mag, n_terms terms), and its tolerance. */
+static void expected(const gl_conv2d_params *p, double s, double mag, size_t n_terms, double *ref, double *tol) {
+    const double a = p->activation_alpha, b = p->activation_beta;
+    *ref = clamp_d(act_ref(p->activation, a, b, s), p->output_min, p->output_max);
+    *tol = act_tolerance(p->activation, a, b, s, tolerance(n_terms, mag));
 }
 
 /* Which family gl_conv2d_select must pick (a substring of the kernel name). */
@@ -248,11 +328,108 @@ static const char *expected_family(const gl_conv2d_params *p) {
 static void describe(const conv_case *cc) {
     const gl_conv2d_params *p = &cc->p;
     detail("%s: in %zux%zux%zu out %zux%zux%zu k %zux%zu s %zux%zu d %zux%zu pad t%zu l%zu "
-           "groups %zu bias %d residual %d nan %d clamp [%g, %g]",
+           "groups %zu bias %d residual %d nan %d %s(%g, %g) clamp [%g, %g]",
            cc->family, p->in_h, p->in_w, p->in_c, p->out_h, p->out_w, p->out_c, p->kernel_h,
            p->kernel_w, p->stride_h, p->stride_w, p->dilation_h, p->dilation_w, p->pad_top,
-           p->pad_left, p->groups, cc->bias, cc->residual, cc->nan_input, (double)p->output_min,
+           p->pad_left, p->groups, cc->bias, cc->residual, cc->nan_input,
+           p->activation >= 0 && p->activation < GL_ACTIVATION_COUNT ? activation_names[p->activation] : "?",
+           (double)p->activation_alpha, (double)p->activation_beta, (double)p->output_min,
            (double)p->output_max);
+}
+
+/*
+ * Winograd F(4x4, 3x3) kernels ("winograd4x4" in the name: 3x3, stride 1) round more than a direct
+ * sum, and differently: an output is y = Σ_t A₂(y, t) Σ_ci U_t,ci V_t,ci over the 36 positions t
+ * of its tile's transforms, U = G g Gᵀ (the filter, transformed once at load), V = Bᵀ d B (the
+ * tile's 6x6 input window d), A₂ = Aᵀ ⊗ Aᵀ. Their error is bounded by the same argument as
+ * `tolerance` above, applied to the sums this algorithm forms instead of the direct ones: with
+ *   W_t,ci = (|Bᵀ| |d_ci| |B|)_t   (|V| and what the input transform adds up),
+ *   E_y = Σ_t |A₂(y, t)| Σ_ci |U_t,ci| W_t,ci,
+ * U rounded once to float (u |U|), each V through at most 4 roundings (two 1-D transforms of
+ * two each: γ(4) W), the GEMM's sum over in_c terms (γ(in_c) Σ |U| |V|), the output transform's
+ * at most 6 roundings and the bias and residual adds 2 more, to first order
+ *   |got - exact| <= (in_c + 13) u E_y + 8 u (|bias| + |residual|) <= γ(in_c + 16) (E_y + |bias| + |residual|).
+ * So a Winograd kernel is checked with n_terms = in_c + 14 (kernel_terms; `tolerance` adds 2)
+ * and this magnitude in place of Σ |terms|. On data in [-1, 1], E_y is about 100-140 times
+ * Σ |w·x| (|Aᵀ|, |G| and |Bᵀ| have rows summing to 10, 2.5 and 10), so the bound is about 16
+ * times the direct kernels' for in_c = 64 (fewer terms, each larger); a dropped, doubled or
+ * misplaced product still exceeds it (|w·x| ~ 0.25 against ~0.01-0.1).
+ * The kernel's tiles are at absolute multiples of 4 in the output, their windows start at
+ * (4ty - pad_top, 4tx - pad_left), and read zeros outside the image and past the last row and
+ * column any output reads (out_h + 1 - pad_top, out_w + 1 - pad_left): W is taken over that
+ * same window. A NaN in a tile's window reaches all 16 of its outputs through the transforms:
+ * their magnitude is infinite (any result, NaN included, passes; an output whose own 3x3
+ * window holds the NaN must still be NaN, as its reference is).
+ */
+static int is_winograd(const gl_conv2d_kernel *k) { return strstr(k->name, "winograd4x4") != NULL; }
+
+/* The n_terms of k's tolerance on p. */
+static size_t kernel_terms(const gl_conv2d_kernel *k, const gl_conv2d_params *p) {
+    if (is_winograd(k)) return p->in_c + 14;
+    return (p->in_c / p->groups) * p->kernel_h * p->kernel_w + 2;
+}
+
+static void winograd_magnitude(const gl_conv2d_params *p, const float *in, const float *w, const float *bias,
+                               const float *res, double *mag) {
+    static const double bt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+    static const double g[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    static const double at[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+    const size_t C = p->in_c, OC = p->out_c;
+    const long long rows = (long long)fmin((double)p->in_h, (double)p->out_h + 2.0 - (double)p->pad_top);
+    const long long cols = (long long)fmin((double)p->in_w, (double)p->out_w + 2.0 - (double)p->pad_left);
+    double *u = malloc(OC * C * 36 * sizeof(double)), *wt = malloc(C * 36 * sizeof(double));
+    if (!u || !wt) exit(2);
+    for (size_t oc = 0; oc < OC; oc++) /* |U| = |G g Gᵀ| */
+        for (size_t ci = 0; ci < C; ci++)
+            for (size_t k = 0; k < 6; k++)
+                for (size_t l = 0; l < 6; l++) {
+                    double s = 0.0;
+                    for (size_t a = 0; a < 3; a++)
+                        for (size_t b = 0; b < 3; b++) s += g[k][a] * w[((oc * C + ci) * 3 + a) * 3 + b] * g[l][b];
+                    u[(oc * C + ci) * 36 + k * 6 + l] = fabs(s);
+                }
+    for (size_t ty = 0; ty * 4 < p->out_h; ty++)
+        for (size_t tx = 0; tx * 4 < p->out_w; tx++) {
+            int nan = 0;
+            for (size_t ci = 0; ci < C; ci++) { /* W = |Bᵀ| |d| |B| */
+                double d[6][6];
+                for (size_t r = 0; r < 6; r++)
+                    for (size_t c = 0; c < 6; c++) {
+                        const long long iy = (long long)(4 * ty + r) - (long long)p->pad_top;
+                        const long long ix = (long long)(4 * tx + c) - (long long)p->pad_left;
+                        d[r][c] = iy >= 0 && ix >= 0 && iy < rows && ix < cols
+                            ? fabs((double)in[((size_t)iy * p->in_w + (size_t)ix) * C + ci]) : 0.0;
+                        if (isnan(d[r][c])) nan = 1, d[r][c] = 0.0;
+                    }
+                for (size_t k = 0; k < 6; k++)
+                    for (size_t l = 0; l < 6; l++) {
+                        double s = 0.0;
+                        for (size_t r = 0; r < 6; r++)
+                            for (size_t c = 0; c < 6; c++) s += fabs(bt[k][r]) * d[r][c] * fabs(bt[l][c]);
+                        wt[ci * 36 + k * 6 + l] = s;
+                    }
+            }
+            for (size_t oc = 0; oc < OC; oc++) {
+                double pt[36] = {0};
+                for (size_t ci = 0; ci < C; ci++)
+                    for (size_t t = 0; t < 36; t++) pt[t] += u[(oc * C + ci) * 36 + t] * wt[ci * 36 + t];
+                for (size_t y = 0; y < 4 && ty * 4 + y < p->out_h; y++)
+                    for (size_t x = 0; x < 4 && tx * 4 + x < p->out_w; x++) {
+                        const size_t o = ((ty * 4 + y) * p->out_w + tx * 4 + x) * OC + oc;
+                        double e = 0.0;
+                        for (size_t k = 0; k < 6; k++)
+                            for (size_t l = 0; l < 6; l++) e += fabs(at[y][k]) * pt[k * 6 + l] * fabs(at[x][l]);
+                        if (bias) e += fabs(bias[oc]);
+                        if (res) e += fabs(res[o]);
+                        mag[o] = nan ? INFINITY : e;
+                    }
+            }
+        }
+    free(u);
+    free(wt);
 }
 
 /* Per (variant, kernel) count of cases run, so that a kernel never reached is a failure. */
@@ -263,9 +440,9 @@ static unsigned long exercised[MAX_VARIANTS][MAX_KERNELS];
 /* All checks of one kernel on one case; returns 1 if all pass. */
 static int check_kernel(const gl_conv2d_kernel *k, const conv_case *cc, const gbuf *in,
                         const gbuf *w, const gbuf *bias, const gbuf *res,
-                        const double *ref, const double *mag) {
+                        const double *pre, const double *mag) {
     const gl_conv2d_params *p = &cc->p;
-    const size_t n_terms = (p->in_c / p->groups) * p->kernel_h * p->kernel_w + 2;
+    const size_t n_terms = kernel_terms(k, p);
     const size_t row = p->out_w * p->out_c;
     const float *resp = cc->residual ? res->p : NULL;
     int ok = 1;
@@ -294,11 +471,12 @@ static int check_kernel(const gl_conv2d_kernel *k, const conv_case *cc, const gb
     }
     size_t bad = 0;
     for (size_t i = 0; i < outa.n; i++) {
-        if (close_enough(outa.p[i], ref[i], n_terms, mag[i])) continue;
+        double ref, tol;
+        expected(p, pre[i], mag[i], n_terms, &ref, &tol);
+        if (close_within(outa.p[i], ref, tol)) continue;
         if (bad++ < 3)
             detail("out[y=%zu][x=%zu][c=%zu] = %.9g, reference %.9g (tolerance %.3g)",
-                   i / row, (i % row) / p->out_c, i % p->out_c, (double)outa.p[i], ref[i],
-                   tolerance(n_terms, mag[i]));
+                   i / row, (i % row) / p->out_c, i % p->out_c, (double)outa.p[i], ref, tol);
     }
     if (bad) {
         detail("%zu of %zu outputs differ from the reference", bad, outa.n);
@@ -361,7 +539,50 @@ static int check_kernel(const gl_conv2d_kernel *k, const conv_case *cc, const gb
     return ok;
 }
 
+/* Per (variant, kernel) count of cases run with every activation (check_activations). */
+static unsigned long exercised_all_activations[MAX_VARIANTS][MAX_KERNELS];
+
+/*
+ * k on cc's shape and data once per activation kind (slopes random for the hard ones), the
+ * clamp and residual as cc has them: every output against the reference, nothing written
+ * outside the output. The rest of check_kernel (row splits, in-place residual, ...) does not
+ * depend on the activation and runs with cc's own.
+ */
+static int check_activations(const gl_conv2d_kernel *k, const conv_case *cc, const gbuf *in, const gbuf *w,
+                             const gbuf *bias, const gbuf *res, const double *pre, const double *mag) {
+    const size_t n_terms = kernel_terms(k, &cc->p);
+    gbuf packed = gb_new(k->packed_size(&cc->p)), out = gb_new(out_size(&cc->p));
+    k->pack(&cc->p, w->p, cc->bias ? bias->p : NULL, packed.p);
+    int ok = 1;
+    for (int kind = 0; kind < GL_ACTIVATION_COUNT; kind++) {
+        gl_conv2d_params p = cc->p;
+        set_activation(&p, kind, 1);
+        k->run(&p, in->p, packed.p, cc->residual ? res->p : NULL, out.p, 0, p.out_h);
+        size_t bad = 0;
+        for (size_t i = 0; i < out.n; i++) {
+            double ref, tol;
+            expected(&p, pre[i], mag[i], n_terms, &ref, &tol);
+            if (!close_within(out.p[i], ref, tol) && bad++ < 3)
+                detail("%s(%g, %g): out[%zu] = %.9g, reference %.9g (tolerance %.3g)", activation_names[kind],
+                       (double)p.activation_alpha, (double)p.activation_beta, i, (double)out.p[i], ref, tol);
+        }
+        if (bad || !gb_guards_ok(&out)) {
+            detail("%s: %zu of %zu outputs differ from the reference%s", activation_names[kind], bad, out.n,
+                   gb_guards_ok(&out) ? "" : "; wrote outside the output");
+            ok = 0;
+        }
+    }
+    gb_free(&packed);
+    gb_free(&out);
+    return ok;
+}
+
+/* Every ALL_ACTIVATIONS_EVERY-th case also runs each kernel with every activation. */
+#define ALL_ACTIVATIONS_EVERY 2 /* every case: 1.5x the driver's time; every other: 1.2x */
+static unsigned long conv_cases_seen;
+
 static void check_conv_case(const conv_case *cc) {
+    const int all_activations = conv_cases_seen++ % ALL_ACTIVATIONS_EVERY == 0;
     const gl_conv2d_params *p = &cc->p;
     gbuf in = gb_new(in_size(p)), w = gb_new(weight_size(p));
     gbuf bias = gb_new(p->out_c), res = gb_new(out_size(p));
@@ -371,10 +592,11 @@ static void check_conv_case(const conv_case *cc) {
     gb_random(&res);
     if (cc->nan_input)
         for (size_t i = rng_range(0, 30); i < in.n; i += 1 + rng_range(0, 60)) in.p[i] = NAN;
-    double *ref = malloc(out_size(p) * sizeof(double));
+    double *pre = malloc(out_size(p) * sizeof(double));
     double *mag = malloc(out_size(p) * sizeof(double));
-    if (!ref || !mag) exit(2);
-    conv_reference(p, in.p, w.p, cc->bias ? bias.p : NULL, cc->residual ? res.p : NULL, ref, mag);
+    double *wmag = NULL; /* winograd_magnitude, once a Winograd kernel supports the case */
+    if (!pre || !mag) exit(2);
+    conv_reference(p, in.p, w.p, cc->bias ? bias.p : NULL, cc->residual ? res.p : NULL, pre, mag);
     if (p->input_chw) { /* the reference read `in` as NHWC; the kernels get the same image as CHW */
         gbuf chw = gb_new(in.n);
         const size_t hw = p->in_h * p->in_w;
@@ -406,17 +628,33 @@ static void check_conv_case(const conv_case *cc) {
             const gl_conv2d_kernel *k = &ks->conv2d[i];
             if (!k->supports(p)) continue;
             if (v < MAX_VARIANTS && i < MAX_KERNELS) exercised[v][i]++;
-            const int ok = check_kernel(k, cc, &in, &w, &bias, &res, ref, mag);
+            const double *kmag = mag; /* the magnitude k's tolerance is relative to */
+            if (is_winograd(k)) {
+                if (wmag == NULL) {
+                    wmag = malloc(out_size(p) * sizeof(double));
+                    if (!wmag) exit(2);
+                    winograd_magnitude(p, in.p, w.p, cc->bias ? bias.p : NULL, cc->residual ? res.p : NULL, wmag);
+                }
+                kmag = wmag;
+            }
+            const int ok = check_kernel(k, cc, &in, &w, &bias, &res, pre, kmag);
             report(ok, "[%s] %s", ks->variant, k->name);
             if (!ok) describe(cc);
             else if (verbose) {
                 printf("ok %s ", k->name);
                 describe(cc);
             }
+            if (all_activations) {
+                if (v < MAX_VARIANTS && i < MAX_KERNELS) exercised_all_activations[v][i]++;
+                const int act_ok = check_activations(k, cc, &in, &w, &bias, &res, pre, kmag);
+                report(act_ok, "[%s] %s with every activation", ks->variant, k->name);
+                if (!act_ok) describe(cc);
+            }
         }
     }
-    free(ref);
+    free(pre);
     free(mag);
+    free(wmag);
     gb_free(&in);
     gb_free(&w);
     gb_free(&bias);
@@ -464,6 +702,7 @@ static void random_options(conv_case *cc) {
     cc->bias = (int)rng_range(0, 1);
     cc->residual = (int)rng_range(0, 1);
     set_clamp(&cc->p, (int)rng_range(0, 3));
+    set_activation(&cc->p, (int)rng_range(0, GL_ACTIVATION_COUNT - 1), (int)rng_range(0, 1));
 }
 
 static void random_generic(conv_case *cc) {
@@ -797,7 +1036,44 @@ static void directed_dense(void) {
     }
 }
 
-/* ResNet-18's dense layers (full size) get the variant's register-blocked dense kernel. */
+/*
+ * 3x3 stride-1 dense convs, where the AVX-512 table has Winograd F(4x4, 3x3): input channels
+ * around the 16-lane vectors (16, 17, 31, 33, 64, 67: odd counts, tails), output channels off
+ * multiples of 16 and 32, images of 8-20 rows and columns (edge tiles of 1-3 rows and columns),
+ * pads 0..2 on every side (bottom/right through out_h/out_w), residual, clamp, activation and a
+ * few NaN inputs at random; then images of more tiles than one band holds (in_c 64: 37 tiles,
+ * in_c 512: 12), and the deepest input it takes (1024 channels).
+ */
+static void directed_winograd(void) {
+    static const size_t ins[] = {16, 17, 31, 33, 64, 67};
+    static const size_t outs[] = {16, 17, 40, 47, 64, 65, 96};
+    for (size_t i = 0; i < 48; i++) {
+        conv_case cc;
+        gl_conv2d_params *p = &cc.p;
+        memset(p, 0, sizeof *p);
+        p->groups = p->dilation_h = p->dilation_w = p->stride_h = p->stride_w = 1;
+        p->kernel_h = p->kernel_w = 3;
+        p->in_c = ins[i % COUNT(ins)];
+        p->out_c = outs[(i / 2) % COUNT(outs)];
+        p->in_h = rng_range(8, 20);
+        p->in_w = rng_range(8, 20);
+        p->pad_top = rng_range(0, 2);
+        p->pad_left = rng_range(0, 2);
+        set_output(p, rng_range(0, 2), rng_range(0, 2));
+        random_options(&cc);
+        cc.family = "dense 3x3s1";
+        check_conv_case(&cc);
+    }
+    static const size_t bands[][3] = {{28, 64, 40}, {30, 67, 17}, {17, 512, 33}, {7, 1024, 17}}; /* hw, in_c, out_c */
+    for (size_t i = 0; i < COUNT(bands); i++) {
+        conv_case cc = dense_case(bands[i][0], bands[i][1], bands[i][2], 3, 1, 1, (int)(i & 1));
+        set_activation(&cc.p, (int)i + 1, 0);
+        check_conv_case(&cc);
+    }
+}
+
+/* ResNet-18's dense layers (full size) get the variant's register-blocked dense kernel; on
+ * AVX-512, its 3x3 stride-1 layers (7x7 to 56x56) the Winograd kernel. */
 static void check_dense_selected(void) {
     static const struct { const char *variant, *kernel; } want[] = {
         {"avx512", "gl_f32_conv2d_12x32__avx512"},
@@ -817,10 +1093,12 @@ static void check_dense_selected(void) {
             for (size_t i = 0; i < COUNT(shapes); i++) {
                 const gl_conv2d_kernel *sel = gl_conv2d_select(ks, &shapes[i].p);
                 const gl_conv2d_params *p = &shapes[i].p;
-                report(sel != NULL && strcmp(sel->name, want[w].kernel) == 0,
+                const int winograd = strcmp(ks->variant, "avx512") == 0 && p->kernel_h == 3 && p->stride_h == 1;
+                const char *kernel = winograd ? "gl_f32_conv2d_3x3s1_winograd4x4__avx512" : want[w].kernel;
+                report(sel != NULL && strcmp(sel->name, kernel) == 0,
                        "[%s] %zux%zux%zu->%zu k%zu s%zu: gl_conv2d_select picked %s, want %s", ks->variant,
                        p->in_h, p->in_w, p->in_c, p->out_c, p->kernel_h, p->stride_h,
-                       sel ? sel->name : "NULL", want[w].kernel);
+                       sel ? sel->name : "NULL", kernel);
             }
         }
     }
@@ -846,6 +1124,7 @@ static void test_conv(size_t random_cases) {
         }
         check_conv_case(&cc);
     }
+    directed_winograd(); /* last: the cases before it draw the same random numbers as without it */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -870,7 +1149,8 @@ static void test_registry(void) {
     for (size_t v = 0; v < count; v++) {
         const gl_kernels *ks = gl_kernels_variant(v);
         int ok = ks->conv2d != NULL && ks->conv2d_count >= 1 && ks->conv2d_count <= MAX_KERNELS &&
-                 ks->maxpool2d && ks->avgpool2d && ks->global_avgpool && ks->gemm;
+                 ks->maxpool2d && ks->avgpool2d && ks->global_avgpool && ks->gemm && ks->activation &&
+                 ks->channel_scale;
         for (size_t i = 0; ok && i < ks->conv2d_count; i++) {
             const gl_conv2d_kernel *k = &ks->conv2d[i];
             /* A kernel belongs to this table's variant, or (avx512 reuses avx2's) to an earlier
@@ -923,6 +1203,15 @@ static void test_registry(void) {
     q.output_min = 1.0f;
     q.output_max = 0.0f;
     report(gl_conv2d_select(scalar, &q) == NULL, "output_min > output_max: no kernel");
+    for (int kind = -1; kind <= GL_ACTIVATION_COUNT; kind++) {
+        q = p;
+        q.activation = kind;
+        const int known = kind >= 0 && kind < GL_ACTIVATION_COUNT;
+        int agree = 1;
+        for (size_t v = 0; v < count; v++)
+            agree &= (gl_conv2d_select(gl_kernels_variant(v), &q) != NULL) == known;
+        report(agree, "activation %d: %s", kind, known ? "every variant has a kernel" : "no kernel");
+    }
     report(gl_conv2d_select(NULL, &p) == NULL && gl_conv2d_select(scalar, NULL) == NULL,
            "gl_conv2d_select with NULL gives NULL");
 }
@@ -934,6 +1223,9 @@ static void test_coverage(void) {
         for (size_t i = 0; i < ks->conv2d_count; i++)
             report(exercised[v][i] >= 20, "[%s] %s ran on only %lu cases", ks->variant,
                    ks->conv2d[i].name, exercised[v][i]);
+        for (size_t i = 0; i < ks->conv2d_count; i++)
+            report(exercised_all_activations[v][i] >= 10, "[%s] %s ran every activation on only %lu cases",
+                   ks->variant, ks->conv2d[i].name, exercised_all_activations[v][i]);
     }
 }
 
@@ -1198,6 +1490,7 @@ static void check_fused(const gl_kernels *ks, gl_threadpool *pool, size_t thread
         random_spatial(d);
     }
     set_clamp(d, (int)rng_range(0, 3));
+    set_activation(d, (int)rng_range(0, GL_ACTIVATION_COUNT - 1), 1);
     /* the producer: a pointwise expansion (H·W rows of one pixel), or a 1x1/3x3 conv at stride
      * 1 or 2 reading an NHWC image or, where the variant has a kernel for it, a CHW one (a stem) */
     const int producer = (int)rng_range(0, 2);
@@ -1219,6 +1512,7 @@ static void check_fused(const gl_kernels *ks, gl_threadpool *pool, size_t thread
         if (e->input_chw && gl_conv2d_select(ks, e) == NULL) e->input_chw = 0;
     }
     set_clamp(e, (int)rng_range(0, 3));
+    set_activation(e, (int)rng_range(0, GL_ACTIVATION_COUNT - 1), 1);
     f.expand = gl_conv2d_select(ks, e);
     f.dw = gl_conv2d_select(ks, d);
     f.band_rows = rng_range(d->kernel_h, d->kernel_h + d->in_h);
@@ -1288,6 +1582,243 @@ static void test_transpose(size_t random_cases) {
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* the elementwise entries: activation and channel_scale                      */
+
+/* The variants this CPU runs, in table order (scalar first); their count. */
+static size_t supported_variants(const gl_kernels **out) {
+    size_t n = 0;
+    for (size_t v = 0; v < gl_kernels_variant_count() && n < MAX_VARIANTS; v++)
+        if (gl_kernels_variant_supported(gl_kernels_variant(v))) out[n++] = gl_kernels_variant(v);
+    return n;
+}
+
+/* Poison in [0, from) and [to, b->n) of b, and its guards intact. */
+static int only_written(const gbuf *b, size_t from, size_t to) {
+    for (size_t i = 0; i < b->n; i++)
+        if ((i < from || i >= to) && !is_poison(b->p[i])) return 0;
+    return gb_guards_ok(b);
+}
+
+/*
+ * The table's `activation`, every variant, kind and two clamps (none; [-0.25, 4]): every length
+ * 0..67 (each tail of each vector width, and whole vectors), input and output 0..3 floats off
+ * (so misaligned for every vector width), out of place and in place (x == y), inputs in
+ * [-12, 12] with NaN, ±inf, -0 and a denormal among them. Each output against the definition
+ * within act_tolerance, nothing written outside y[0..n). The SIMD variants must also agree bit
+ * for bit (activation.h: the same operations in the same order).
+ */
+static void test_activation_entries(void) {
+    enum { MAX_N = 67, SLACK = 4 };
+    const gl_kernels *vs[MAX_VARIANTS];
+    const size_t nv = supported_variants(vs);
+    gbuf x = gb_new(MAX_N + SLACK);
+    for (size_t i = 0; i < x.n; i++) x.p[i] = 12.0f * rng_float();
+    x.p[5] = NAN, x.p[17] = INFINITY, x.p[30] = -INFINITY, x.p[41] = -0.0f, x.p[50] = 1e-40f, x.p[63] = -100.0f;
+    float first_simd[MAX_N];
+    for (int kind = 0; kind < GL_ACTIVATION_COUNT; kind++)
+        for (int clamped = 0; clamped < 2; clamped++) {
+            gl_conv2d_params p;
+            memset(&p, 0, sizeof p);
+            set_activation(&p, kind, clamped);
+            const float lo = clamped ? -0.25f : -INFINITY, hi = clamped ? 4.0f : INFINITY;
+            const double a = p.activation_alpha, b = p.activation_beta;
+            for (size_t v = 0; v < nv; v++) {
+                int ok = 1, agree = 1;
+                for (size_t n = 0; n <= MAX_N; n++)
+                    for (size_t off = 0; off < SLACK; off++)
+                        for (int in_place = 0; in_place < 2; in_place++) {
+                            const size_t xo = off, yo = in_place ? off : (off * 3 + 1) % SLACK;
+                            gbuf y = in_place ? gb_copy(&x) : gb_new(MAX_N + SLACK);
+                            vs[v]->activation(kind, p.activation_alpha, p.activation_beta, lo, hi, n, x.p + xo,
+                                              in_place ? y.p + xo : y.p + yo);
+                            for (size_t i = 0; i < n; i++) {
+                                const double xi = x.p[xo + i];
+                                const double ref = clamp_d(act_ref(kind, a, b, xi), lo, hi);
+                                const float got = y.p[yo + i];
+                                if (!close_within(got, ref, act_tolerance(kind, a, b, xi, 0.0))) {
+                                    if (ok) detail("%s(%.9g) = %.9g, reference %.9g (n %zu, offset %zu%s)",
+                                                   activation_names[kind], xi, (double)got, ref, n, off,
+                                                   in_place ? ", in place" : "");
+                                    ok = 0;
+                                }
+                            }
+                            if (in_place) {
+                                for (size_t i = 0; i < y.n; i++)
+                                    if ((i < xo || i >= xo + n) && !same_bits(y.p[i], x.p[i])) ok = 0;
+                                ok &= gb_guards_ok(&y);
+                            } else {
+                                ok &= only_written(&y, yo, yo + n);
+                            }
+                            if (n == MAX_N && off == 0 && !in_place && v >= 1) {
+                                for (size_t i = 0; i < n; i++) {
+                                    if (v == 1) first_simd[i] = y.p[yo + i];
+                                    else agree &= same_bits(first_simd[i], y.p[yo + i]);
+                                }
+                            }
+                            gb_free(&y);
+                        }
+                report(ok, "[%s] activation %s(%g, %g) clamp [%g, %g]: lengths 0..%d, offsets 0..%d, in place and not",
+                       vs[v]->variant, activation_names[kind], a, b, (double)lo, (double)hi, MAX_N, SLACK - 1);
+                if (v >= 2)
+                    report(agree, "[%s] activation %s: not bit-identical to [%s]", vs[v]->variant,
+                           activation_names[kind], vs[1]->variant);
+            }
+        }
+    gb_free(&x);
+}
+
+/* Largest error of one variant and function seen by the sweep; printed, then reported. */
+typedef struct {
+    double rel;   /* |got - ref| / |ref| where |ref| >= 1e-30 (below, the absolute floor rules) */
+    double abs;   /* |got - ref| for x in [-100, 100] */
+    double rel_x, abs_x;
+    size_t bad;
+    double bad_x;
+} sweep_error;
+
+static void sweep_note(sweep_error *e, double x, float got, double ref, double rel_bound, double abs_bound) {
+    if (isnan(ref) || isinf(ref)) {
+        if (!(isnan(ref) ? isnan(got) : (double)got == ref) && e->bad++ == 0) e->bad_x = x;
+        return;
+    }
+    const double d = isnan(got) ? INFINITY : fabs((double)got - ref);
+    if (fabs(ref) >= 1e-30 && d / fabs(ref) > e->rel) e->rel = d / fabs(ref), e->rel_x = x;
+    if (fabs(x) <= 100.0 && d > e->abs) e->abs = d, e->abs_x = x;
+    if (!(d <= rel_bound * fabs(ref) + abs_bound) && e->bad++ == 0) e->bad_x = x;
+}
+
+/*
+ * The error bounds activation.h states, per variant: sigmoid and SiLU at every 1e-3 of
+ * [-100, 100] and at the specials (±0, ±inf, NaN, denormals, ±FLT_MAX, the edges of the exp's
+ * range and of the 0 below -88) against their definitions in double; the exp they use
+ * (gl_kernels_vexp) at every 1e-3 of [GL_EXP_MIN, GL_EXP_MAX], at 2^18 random floats of it and
+ * at the specials (outside the range: the exp of the nearer end). Prints the largest errors.
+ */
+static void test_activation_sweep(void) {
+    static const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-45f, -1e-45f, 1e-40f, -1e-40f,
+                                     FLT_MIN, -FLT_MIN, FLT_MAX, -FLT_MAX, 88.0f, -88.0f, 88.001f, -88.001f,
+                                     86.0f, -86.0f, 87.5f, -87.5f, 100.0f, -100.0f, 1000.0f, -1000.0f,
+                                     16.0f, 17.0f, 18.0f, -16.0f, -17.0f, 0x1.62E430p-1f, -0x1.62E430p-1f};
+    const size_t grid = 200001, n = grid + COUNT(specials);
+    float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+    const size_t exp_grid = (size_t)((GL_EXP_MAX - GL_EXP_MIN) * 1000.0f) + 1, exp_random = 1u << 18;
+    const size_t exp_n = exp_grid + exp_random + COUNT(specials);
+    float *ex = malloc(exp_n * sizeof(float)), *ey = malloc(exp_n * sizeof(float));
+    if (!x || !y || !ex || !ey) exit(2);
+    for (size_t i = 0; i < grid; i++) x[i] = (float)(-100.0 + (double)i * 1e-3);
+    memcpy(x + grid, specials, sizeof specials);
+    for (size_t i = 0; i < exp_grid; i++) ex[i] = (float)((double)GL_EXP_MIN + (double)i * 1e-3);
+    for (size_t i = 0; i < exp_random; i++) /* uniform over the range's floats' values, not its bit patterns */
+        ex[exp_grid + i] = GL_EXP_MIN + (GL_EXP_MAX - GL_EXP_MIN) * (rng_float() + 1.0f) / 2.0f;
+    memcpy(ex + exp_grid + exp_random, specials, sizeof specials);
+
+    const gl_kernels *vs[MAX_VARIANTS];
+    const size_t nv = supported_variants(vs);
+    for (size_t v = 0; v < nv; v++) {
+        /* the exp */
+        sweep_error ee = {0};
+        const gl_vexp_fn vexp = gl_kernels_vexp(vs[v]);
+        report(vexp != NULL, "[%s] gl_kernels_vexp has the variant's exp", vs[v]->variant);
+        if (vexp != NULL) {
+            vexp(exp_n, ex, ey);
+            for (size_t i = 0; i < exp_n; i++) {
+                const double z = isnan(ex[i]) ? ex[i] : clamp_d(ex[i], GL_EXP_MIN, GL_EXP_MAX);
+                sweep_note(&ee, ex[i], ey[i], exp(z), GL_EXP_MAX_REL_ERROR, 0.0);
+            }
+            report(ee.bad == 0, "[%s] exp: %zu values past the relative error bound %.3g (first at %.9g)",
+                   vs[v]->variant, ee.bad, GL_EXP_MAX_REL_ERROR, ee.bad_x);
+        }
+        /* every activation over the sweep; sigmoid's and SiLU's bounds */
+        sweep_error errs[GL_ACTIVATION_COUNT];
+        for (int kind = 0; kind < GL_ACTIVATION_COUNT; kind++) {
+            gl_conv2d_params p;
+            memset(&p, 0, sizeof p);
+            set_activation(&p, kind, 0);
+            const double a = p.activation_alpha, b = p.activation_beta;
+            vs[v]->activation(kind, p.activation_alpha, p.activation_beta, -INFINITY, INFINITY, n, x, y);
+            sweep_error *e = &errs[kind];
+            memset(e, 0, sizeof *e);
+            for (size_t i = 0; i < n; i++) {
+                const double ref = act_ref(kind, a, b, x[i]);
+                double rel = 0.0, abs_floor = act_tolerance(kind, a, b, x[i], 0.0);
+                if (kind == GL_ACTIVATION_SIGMOID) rel = GL_SIGMOID_MAX_REL_ERROR, abs_floor = GL_SIGMOID_MAX_ABS_ERROR;
+                if (kind == GL_ACTIVATION_SILU) rel = GL_SILU_MAX_REL_ERROR, abs_floor = GL_SILU_MAX_ABS_ERROR;
+                sweep_note(e, x[i], y[i], ref, rel, abs_floor);
+            }
+            report(e->bad == 0, "[%s] %s: %zu of the sweep's values past the bound (first at %.9g)", vs[v]->variant,
+                   activation_names[kind], e->bad, e->bad_x);
+        }
+        /* saturation: exactly 1, 0 and -0 far out, and NaN in, NaN out */
+        static const float ends[] = {-INFINITY, -1000.0f, -88.5f, 100.0f, INFINITY, NAN};
+        float sig[COUNT(ends)], silu[COUNT(ends)];
+        vs[v]->activation(GL_ACTIVATION_SIGMOID, 0, 0, -INFINITY, INFINITY, COUNT(ends), ends, sig);
+        vs[v]->activation(GL_ACTIVATION_SILU, 0, 0, -INFINITY, INFINITY, COUNT(ends), ends, silu);
+        int sat = 1;
+        for (size_t i = 0; i < 3; i++) sat &= sig[i] == 0.0f && !signbit(sig[i]) && silu[i] == 0.0f && signbit(silu[i]);
+        sat &= sig[3] == 1.0f && silu[3] == 100.0f && sig[4] == 1.0f && silu[4] == INFINITY && isnan(sig[5]) &&
+               isnan(silu[5]);
+        report(sat, "[%s] sigmoid(-inf, -1000, -88.5) = +0 and silu = -0; sigmoid(100, inf) = 1, silu = 100, inf; "
+               "NaN stays NaN", vs[v]->variant);
+        printf("[%s] largest errors: exp %.2f ulp (at %.6g); sigmoid %.2f ulp (at %.6g), %.3g absolute; "
+               "silu %.2f ulp (at %.6g), %.3g absolute (at %.6g)\n",
+               vs[v]->variant, ee.rel / 0x1p-24, ee.rel_x, errs[GL_ACTIVATION_SIGMOID].rel / 0x1p-24,
+               errs[GL_ACTIVATION_SIGMOID].rel_x, errs[GL_ACTIVATION_SIGMOID].abs, errs[GL_ACTIVATION_SILU].rel / 0x1p-24,
+               errs[GL_ACTIVATION_SILU].rel_x, errs[GL_ACTIVATION_SILU].abs, errs[GL_ACTIVATION_SILU].abs_x);
+    }
+    free(x), free(y), free(ex), free(ey);
+}
+
+/*
+ * The table's `channel_scale`, every variant: 0-7 pixels × every channel count 0..67, the
+ * input, scale and output 0..3 floats off, out of place and in place (x == y): each output is
+ * the float product x · scale (one rounding: bit for bit, NaN and inf included), nothing
+ * written outside y[0..pixels·channels).
+ */
+static void test_channel_scale(void) {
+    enum { MAX_C = 67, SLACK = 4 };
+    static const size_t pixel_counts[] = {0, 1, 2, 3, 7};
+    const gl_kernels *vs[MAX_VARIANTS];
+    const size_t nv = supported_variants(vs);
+    gbuf x = gb_new(7 * MAX_C + SLACK), scale = gb_new(MAX_C + SLACK);
+    gb_random(&x);
+    gb_random(&scale);
+    x.p[10] = NAN, x.p[77] = INFINITY, scale.p[20] = -INFINITY, scale.p[33] = 0.0f;
+    for (size_t v = 0; v < nv; v++)
+        for (int in_place = 0; in_place < 2; in_place++) {
+            int ok = 1;
+            for (size_t pc = 0; pc < COUNT(pixel_counts); pc++)
+                for (size_t C = 0; C <= MAX_C; C++)
+                    for (size_t off = 0; off < SLACK; off++) {
+                        const size_t P = pixel_counts[pc], n = P * C;
+                        const size_t xo = off, so = (off + 1) % SLACK, yo = in_place ? xo : (off + 2) % SLACK;
+                        gbuf y = in_place ? gb_copy(&x) : gb_new(x.n);
+                        vs[v]->channel_scale(P, C, x.p + xo, scale.p + so, y.p + yo);
+                        for (size_t i = 0; i < n; i++) {
+                            const float want = x.p[xo + i] * scale.p[so + i % C], got = y.p[yo + i];
+                            if (!(same_bits(got, want) || (isnan(got) && isnan(want)))) {
+                                if (ok) detail("%zu pixels x %zu channels, offset %zu: y[%zu] = %.9g, want %.9g",
+                                               P, C, off, i, (double)got, (double)want);
+                                ok = 0;
+                            }
+                        }
+                        if (in_place) {
+                            for (size_t i = 0; i < y.n; i++)
+                                if ((i < xo || i >= xo + n) && !same_bits(y.p[i], x.p[i])) ok = 0;
+                            ok &= gb_guards_ok(&y);
+                        } else {
+                            ok &= only_written(&y, yo, yo + n);
+                        }
+                        gb_free(&y);
+                    }
+            report(ok && gb_guards_ok(&x) && gb_guards_ok(&scale),
+                   "[%s] channel_scale: 0-7 pixels x 0..%d channels, offsets 0..%d%s", vs[v]->variant, MAX_C,
+                   SLACK - 1, in_place ? ", in place" : "");
+        }
+    gb_free(&x);
+    gb_free(&scale);
+}
+
 int main(int argc, char **argv) {
     uint64_t seed = 20240611u;
     for (int i = 1; i < argc; i++) {
@@ -1308,6 +1839,9 @@ int main(int argc, char **argv) {
     test_gemm(300);
     test_fused(400);
     test_transpose(200);
+    test_activation_entries();
+    test_activation_sweep();
+    test_channel_scale();
 
     printf("%lu passed, %lu failed\n", n_passed, n_failed);
     return n_failed == 0 ? 0 : 1;

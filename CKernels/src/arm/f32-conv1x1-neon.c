@@ -50,7 +50,8 @@ void gl_f32_conv1x1_8x8_neon(const gl_conv2d_params *p, const float *input,
     assert(input != NULL && packed != NULL && output != NULL);
 
     const size_t kc = p->in_c, nc = p->out_c;
-    const float32x4_t lo = vdupq_n_f32(p->output_min), hi = vdupq_n_f32(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_neon_epilogue ep = gl_neon_epilogue_of(&e);
     const size_t first = row_begin * p->out_w;   /* first pixel */
     size_t m = (row_end - row_begin) * p->out_w; /* pixels left */
     const float *a = input + first * kc;
@@ -98,23 +99,13 @@ void gl_f32_conv1x1_8x8_neon(const gl_conv2d_params *p, const float *input,
                 FMA_LANE(0);
             }
 
-            /* Epilogue while the block is in registers: + residual, clamp, store
-             * the real channels of the real rows. A row is never stored twice, so
-             * residual == output (an in-place residual add) stays correct. */
+            /* Epilogue while the block is in registers: + residual, activation and
+             * clamp, store the real channels of the real rows. A row is never stored
+             * twice, so residual == output (an in-place residual add) stays correct. */
             const size_t n = nc - n0 < NR ? nc - n0 : NR;
-            float *cn = c + n0;
-            const float *rn = r != NULL ? r + n0 : NULL;
-#define ROW(i, v0, v1)                                                                        \
-    if (mr > i) gl_neon_store8(cn + (i) * nc, rn != NULL ? rn + (i) * nc : NULL, v0, v1, n, lo, hi)
-            ROW(0, c00, c01);
-            ROW(1, c10, c11);
-            ROW(2, c20, c21);
-            ROW(3, c30, c31);
-            ROW(4, c40, c41);
-            ROW(5, c50, c51);
-            ROW(6, c60, c61);
-            ROW(7, c70, c71);
-#undef ROW
+            float32x4_t acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                                      {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+            gl_neon_store_rows(MR, acc, mr, c + n0, nc, r != NULL ? r + n0 : NULL, n, &ep);
         }
 
         a += mr * kc;

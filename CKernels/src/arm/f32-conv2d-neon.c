@@ -66,7 +66,7 @@ GL_INLINE void run_px(size_t P, float32x4_t acc[][2], const float *const ip[], c
 typedef struct conv_geometry {
     size_t in_w, in_c, out_c, kw, cig, ocg, groups, dh, dw, psize;
     int contiguous; /* a window row's taps are one run: groups == 1 && dilation_w == 1 */
-    float32x4_t lo, hi;
+    gl_neon_epilogue ep;
 } conv_geometry;
 
 /*
@@ -109,10 +109,7 @@ GL_INLINE void conv_px(size_t P, const conv_geometry *g, const float *input, ptr
             }
             const size_t n = ocg - t0 < NR ? ocg - t0 : NR;
             const size_t oc0 = gi * ocg + t0;
-            GL_UNROLL
-            for (size_t i = 0; i < P; i++)
-                gl_neon_store8(o + i * out_c + oc0, r != NULL ? r + i * out_c + oc0 : NULL,
-                               acc[i][0], acc[i][1], n, g->lo, g->hi);
+            gl_neon_store_rows(P, acc, P, o + oc0, out_c, r != NULL ? r + oc0 : NULL, n, &g->ep);
         }
     }
 }
@@ -136,8 +133,8 @@ void gl_f32_conv2d_4x8_neon(const gl_conv2d_params *p, const float *input,
     g.dw = p->dilation_w;
     g.psize = NR * (1 + p->kernel_h * p->kernel_w * g.cig);
     g.contiguous = p->groups == 1 && p->dilation_w == 1;
-    g.lo = vdupq_n_f32(p->output_min);
-    g.hi = vdupq_n_f32(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    g.ep = gl_neon_epilogue_of(&e);
 
     const size_t out_w = p->out_w, out_c = p->out_c, sw = p->stride_w;
     /* Columns [xa, xb) have every window column inside the image. */
@@ -218,7 +215,7 @@ typedef struct {
 
 /* The block's mr pixels (the rest aliased) against one panel: bias, then w[k][8]; n real channels. */
 static void dense_tile(const dense_runs *rs, const float *panel, float *c, size_t ldc, const float *r,
-                       size_t n, float32x4_t lo, float32x4_t hi) {
+                       size_t n, const gl_neon_epilogue *ep) {
     const size_t mr = rs->mr, len = rs->len;
     float32x4_t acc[DENSE_MR][2];
     GL_UNROLL
@@ -267,9 +264,7 @@ static void dense_tile(const dense_runs *rs, const float *panel, float *c, size_
             }
         }
     }
-    GL_UNROLL
-    for (size_t i = 0; i < DENSE_MR; i++)
-        if (i < mr) gl_neon_store8(c + i * ldc, r != NULL ? r + i * ldc : NULL, acc[i][0], acc[i][1], n, lo, hi);
+    gl_neon_store_rows(DENSE_MR, acc, mr, c, ldc, r, n, ep);
 }
 
 /* The runs of the block of mr pixels from output column x0 of a row whose in-image window rows
@@ -328,7 +323,8 @@ void gl_f32_conv2d_8x8_neon(const gl_conv2d_params *p, const float *input, const
 
     const size_t out_w = p->out_w, nc = p->out_c;
     const size_t psize = NR * (1 + p->kernel_h * p->kernel_w * p->in_c);
-    const float32x4_t lo = vdupq_n_f32(p->output_min), hi = vdupq_n_f32(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_neon_epilogue ep = gl_neon_epilogue_of(&e);
     /* Blocks of a row: as few as DENSE_MR allows, their sizes within one of each other. */
     const size_t nblocks = (out_w + DENSE_MR - 1) / DENSE_MR, base = out_w / nblocks, bigger = out_w % nblocks;
     /* Panels per pass: as many as fit GL_POINTWISE_PASS_FLOATS, at least one. */
@@ -352,7 +348,7 @@ void gl_f32_conv2d_8x8_neon(const gl_conv2d_params *p, const float *input, const
                 const float *panel = packed + n0 / NR * psize;
                 for (size_t n = n0; n < n1; n += NR, panel += psize)
                     dense_tile(&rs, panel, orow + x * nc + n, nc, rrow != NULL ? rrow + x * nc + n : NULL,
-                               nc - n < NR ? nc - n : NR, lo, hi);
+                               nc - n < NR ? nc - n : NR, &ep);
                 x += mr;
             }
         }

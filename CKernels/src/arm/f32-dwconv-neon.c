@@ -42,7 +42,7 @@ GL_INLINE const float *tile_at(const float *packed, size_t c, size_t taps) {
 typedef struct dw_geometry {
     size_t C, in_h, in_w, kh, kw, taps;
     size_t sh, sw, dh, dw, pad_top, pad_left, out_w;
-    float32x4_t lo, hi;
+    gl_neon_epilogue ep;
 } dw_geometry;
 
 static dw_geometry dw_geometry_of(const gl_conv2d_params *p) {
@@ -60,8 +60,8 @@ static dw_geometry dw_geometry_of(const gl_conv2d_params *p) {
     g.pad_top = p->pad_top;
     g.pad_left = p->pad_left;
     g.out_w = p->out_w;
-    g.lo = vdupq_n_f32(p->output_min);
-    g.hi = vdupq_n_f32(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    g.ep = gl_neon_epilogue_of(&e);
     return g;
 }
 
@@ -69,10 +69,11 @@ static dw_geometry dw_geometry_of(const gl_conv2d_params *p) {
  * One output pixel over taps [ky0,ky1)×[kx0,kx1), every channel, 4 at a time:
  * the path for windows that cross the image edge and for k×k without a
  * specialisation. r (may be NULL) and o point at the pixel's channel 0.
+ * ACT: the activation (dw_pixel chooses the copy once per pixel).
  */
-static void dw_pixel(const dw_geometry *g, const float *input, ptrdiff_t iy0, ptrdiff_t ix0,
-                     size_t ky0, size_t ky1, size_t kx0, size_t kx1,
-                     const float *packed, const float *r, float *o) {
+GL_INLINE void dw_pixel_act(const int ACT, const dw_geometry *g, const float *input, ptrdiff_t iy0, ptrdiff_t ix0,
+                            size_t ky0, size_t ky1, size_t kx0, size_t kx1,
+                            const float *packed, const float *r, float *o) {
     const size_t C = g->C, row = g->in_w * C, taps = g->taps, kw = g->kw;
     /* The window's first in-image tap and the steps between taps, in floats. */
     const size_t ystep = g->dh * row, xstep = g->dw * C;
@@ -90,7 +91,7 @@ static void dw_pixel(const dw_geometry *g, const float *input, ptrdiff_t iy0, pt
             for (size_t x = 0; x < nx; x++)
                 acc = vfmaq_f32(acc, vld1q_f32(ip + x * xstep), vld1q_f32(wp + CT * x));
         if (r != NULL) acc = vaddq_f32(acc, vld1q_f32(r + c));
-        vst1q_f32(o + c, gl_neon_clamp(acc, g->lo, g->hi));
+        vst1q_f32(o + c, gl_neon_act(acc, ACT, &g->ep));
     }
     if (c < C) { /* 1..3 channels: partial input loads, full (zero-padded) weights */
         const size_t n = C - c;
@@ -102,8 +103,14 @@ static void dw_pixel(const dw_geometry *g, const float *input, ptrdiff_t iy0, pt
             for (size_t x = 0; x < nx; x++)
                 acc = vfmaq_f32(acc, gl_neon_load_tail(ip + x * xstep, n), vld1q_f32(wp + CT * x));
         if (r != NULL) acc = vaddq_f32(acc, gl_neon_load_tail(r + c, n));
-        gl_neon_store_tail(o + c, gl_neon_clamp(acc, g->lo, g->hi), n);
+        gl_neon_store_tail(o + c, gl_neon_act(acc, ACT, &g->ep), n);
     }
+}
+
+static void dw_pixel(const dw_geometry *g, const float *input, ptrdiff_t iy0, ptrdiff_t ix0,
+                     size_t ky0, size_t ky1, size_t kx0, size_t kx1,
+                     const float *packed, const float *r, float *o) {
+    GL_ACTIVATION_DISPATCH(g->ep.kind, dw_pixel_act, g, input, iy0, ix0, ky0, ky1, kx0, kx1, packed, r, o);
 }
 
 /*
@@ -115,10 +122,10 @@ static void dw_pixel(const dw_geometry *g, const float *input, ptrdiff_t iy0, pt
  * 5x5×1 = 25 of the 32). For 3x3, two pixels per iteration give the FMA pipes
  * 4 independent accumulation chains besides what out-of-order execution overlaps.
  */
-GL_INLINE void dw_run_block(size_t K, size_t NV, size_t n, int has_residual,
+GL_INLINE void dw_run_block(const int ACT, size_t K, size_t NV, size_t n, int has_residual,
                             const float *in, size_t step, size_t ystep, size_t xstep, size_t npx,
                             size_t C, const float *wt, const float *r, float *o,
-                            float32x4_t lo, float32x4_t hi) {
+                            const gl_neon_epilogue *ep) {
     float32x4_t w0[25], w1[25];
     const float32x4_t b0 = vld1q_f32(wt);
     const float32x4_t b1 = NV == 2 ? vld1q_f32(wt + 4) : b0;
@@ -157,8 +164,8 @@ GL_INLINE void dw_run_block(size_t K, size_t NV, size_t n, int has_residual,
             }
             r += 2 * C;
         }
-        a0 = gl_neon_clamp(a0, lo, hi);
-        c0 = gl_neon_clamp(c0, lo, hi);
+        a0 = gl_neon_act(a0, ACT, ep);
+        c0 = gl_neon_act(c0, ACT, ep);
         if (n >= 4) {
             vst1q_f32(o, a0);
             vst1q_f32(o + C, c0);
@@ -167,8 +174,8 @@ GL_INLINE void dw_run_block(size_t K, size_t NV, size_t n, int has_residual,
             gl_neon_store_tail(o + C, c0, n);
         }
         if (NV == 2) {
-            vst1q_f32(o + 4, gl_neon_clamp(a1, lo, hi));
-            vst1q_f32(o + C + 4, gl_neon_clamp(c1, lo, hi));
+            vst1q_f32(o + 4, gl_neon_act(a1, ACT, ep));
+            vst1q_f32(o + C + 4, gl_neon_act(c1, ACT, ep));
         }
         in += 2 * step;
         o += 2 * C;
@@ -188,10 +195,10 @@ GL_INLINE void dw_run_block(size_t K, size_t NV, size_t n, int has_residual,
             a0 = vaddq_f32(a0, LOAD(r));
             if (NV == 2) a1 = vaddq_f32(a1, vld1q_f32(r + 4));
         }
-        a0 = gl_neon_clamp(a0, lo, hi);
+        a0 = gl_neon_act(a0, ACT, ep);
         if (n >= 4) vst1q_f32(o, a0);
         else gl_neon_store_tail(o, a0, n);
-        if (NV == 2) vst1q_f32(o + 4, gl_neon_clamp(a1, lo, hi));
+        if (NV == 2) vst1q_f32(o + 4, gl_neon_act(a1, ACT, ep));
         in += step;
         o += C;
         if (has_residual) r += C;
@@ -200,21 +207,28 @@ GL_INLINE void dw_run_block(size_t K, size_t NV, size_t n, int has_residual,
 }
 
 /* Every channel of an interior run: blocks of 4·NV channels, then 4, then 1..3. */
-GL_INLINE void dw_run_interior(size_t K, size_t NV, int has_residual, const dw_geometry *g,
-                               const float *in, size_t npx, const float *packed,
-                               const float *r, float *o) {
+GL_INLINE void dw_run_interior_act(const int ACT, size_t K, size_t NV, int has_residual, const dw_geometry *g,
+                                   const float *in, size_t npx, const float *packed,
+                                   const float *r, float *o) {
     const size_t C = g->C, step = g->sw * C, ystep = g->dh * g->in_w * C, xstep = g->dw * C;
     size_t c = 0;
     if (NV == 2)
         for (; c + 8 <= C; c += 8)
-            dw_run_block(K, 2, 8, has_residual, in + c, step, ystep, xstep, npx, C,
-                         tile_at(packed, c, K * K), has_residual ? r + c : NULL, o + c, g->lo, g->hi);
+            dw_run_block(ACT, K, 2, 8, has_residual, in + c, step, ystep, xstep, npx, C,
+                         tile_at(packed, c, K * K), has_residual ? r + c : NULL, o + c, &g->ep);
     for (; c + 4 <= C; c += 4)
-        dw_run_block(K, 1, 4, has_residual, in + c, step, ystep, xstep, npx, C,
-                     tile_at(packed, c, K * K), has_residual ? r + c : NULL, o + c, g->lo, g->hi);
+        dw_run_block(ACT, K, 1, 4, has_residual, in + c, step, ystep, xstep, npx, C,
+                     tile_at(packed, c, K * K), has_residual ? r + c : NULL, o + c, &g->ep);
     if (c < C)
-        dw_run_block(K, 1, C - c, has_residual, in + c, step, ystep, xstep, npx, C,
-                     tile_at(packed, c, K * K), has_residual ? r + c : NULL, o + c, g->lo, g->hi);
+        dw_run_block(ACT, K, 1, C - c, has_residual, in + c, step, ystep, xstep, npx, C,
+                     tile_at(packed, c, K * K), has_residual ? r + c : NULL, o + c, &g->ep);
+}
+
+/* The interior run with the activation's copy of the loops (one branch per run). */
+GL_INLINE void dw_run_interior(size_t K, size_t NV, int has_residual, const dw_geometry *g,
+                               const float *in, size_t npx, const float *packed,
+                               const float *r, float *o) {
+    GL_ACTIVATION_DISPATCH(g->ep.kind, dw_run_interior_act, K, NV, has_residual, g, in, npx, packed, r, o);
 }
 
 /*

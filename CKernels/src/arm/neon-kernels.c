@@ -34,6 +34,8 @@ const gl_kernels gl_neon_kernels = {
     .maxpool2d = gl_f32_maxpool2d_neon,
     .avgpool2d = gl_f32_avgpool2d_neon,
     .global_avgpool = gl_f32_global_avgpool_neon,
+    .activation = gl_f32_activation_neon,
+    .channel_scale = gl_f32_channel_scale_neon,
     .gemm = gl_f32_gemm_neon,
 };
 

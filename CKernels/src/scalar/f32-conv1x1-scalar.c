@@ -1,5 +1,5 @@
 /* f32-conv1x1-scalar.c — pointwise (1×1, stride 1, no pad, groups 1) convolution as a 4-pixel × 8-channel blocked GEMM. */
-#include "../internal.h"
+#include "../activation.h"
 
 #include <assert.h>
 
@@ -49,24 +49,33 @@ void gl_f32_conv1x1_pack_x8(const gl_conv2d_params *p, const float *weights_oihw
     }
 }
 
-/* Epilogue for one pixel's panel: + residual, clamp, store the first `n` lanes. */
-GL_INLINE void store_row(float *c, const float *acc, const float *r, size_t n, float lo, float hi) {
+/* Epilogue for one pixel's panel: + residual, activation and clamp, store the first `n` lanes. */
+GL_INLINE void store_row(const int ACT, float *c, const float *acc, const float *r, size_t n, const gl_epilogue *ep) {
     if (r != NULL) {
-        for (size_t j = 0; j < n; j++) c[j] = gl_clamp(acc[j] + r[j], lo, hi);
+        for (size_t j = 0; j < n; j++) c[j] = gl_act_f32(acc[j] + r[j], ACT, ep);
     } else {
-        for (size_t j = 0; j < n; j++) c[j] = gl_clamp(acc[j], lo, hi);
+        for (size_t j = 0; j < n; j++) c[j] = gl_act_f32(acc[j], ACT, ep);
     }
 }
 
-void gl_f32_conv1x1_4x8_scalar(const gl_conv2d_params *p, const float *input,
-                               const float *packed, const float *residual, float *output,
-                               size_t row_begin, size_t row_end) {
-    assert(gl_f32_conv1x1_supports(p));
-    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
-    assert(input != NULL && packed != NULL && output != NULL);
+/* The block's real rows (mr of them, nc floats apart). Only real rows are stored: storing an
+ * aliased row again would, with residual == output (an in-place residual add), add the
+ * residual twice. */
+GL_INLINE void store_rows(const int ACT, size_t mr, float *cn, size_t nc, const float *rn, size_t n,
+                          const float *acc0, const float *acc1, const float *acc2, const float *acc3,
+                          const gl_epilogue *ep) {
+    store_row(ACT, cn, acc0, rn, n, ep);
+    if (mr > 1) store_row(ACT, cn + nc, acc1, rn != NULL ? rn + nc : NULL, n, ep);
+    if (mr > 2) store_row(ACT, cn + 2 * nc, acc2, rn != NULL ? rn + 2 * nc : NULL, n, ep);
+    if (mr > 3) store_row(ACT, cn + 3 * nc, acc3, rn != NULL ? rn + 3 * nc : NULL, n, ep);
+}
 
+/* The kernel, compiled once per activation (ACT): the kind is read once per call, before any
+ * sum is live, so the clamp-only copy is the kernel as it was before activations. */
+GL_INLINE void conv1x1_rows(const int ACT, const gl_conv2d_params *p, const float *input, const float *packed,
+                            const float *residual, float *output, size_t row_begin, size_t row_end,
+                            const gl_epilogue *ep) {
     const size_t kc = p->in_c, nc = p->out_c;
-    const float lo = p->output_min, hi = p->output_max;
     const size_t first = row_begin * p->out_w;          /* first pixel */
     size_t m = (row_end - row_begin) * p->out_w;        /* pixels left */
     const float *a = input + first * kc;
@@ -99,15 +108,7 @@ void gl_f32_conv1x1_4x8_scalar(const gl_conv2d_params *p, const float *input,
                 w += NR;
             }
             const size_t n = nc - n0 < NR ? nc - n0 : NR;
-            /* Only real rows are stored: storing an aliased row again would,
-             * with residual == output (an in-place residual add), add the residual
-             * twice. */
-            float *cn = c + n0;
-            const float *rn = r != NULL ? r + n0 : NULL;
-            store_row(cn, acc0, rn, n, lo, hi);
-            if (mr > 1) store_row(cn + nc, acc1, rn != NULL ? rn + nc : NULL, n, lo, hi);
-            if (mr > 2) store_row(cn + 2 * nc, acc2, rn != NULL ? rn + 2 * nc : NULL, n, lo, hi);
-            if (mr > 3) store_row(cn + 3 * nc, acc3, rn != NULL ? rn + 3 * nc : NULL, n, lo, hi);
+            store_rows(ACT, mr, c + n0, nc, r != NULL ? r + n0 : NULL, n, acc0, acc1, acc2, acc3, ep);
         }
 
         a += mr * kc;
@@ -115,4 +116,14 @@ void gl_f32_conv1x1_4x8_scalar(const gl_conv2d_params *p, const float *input,
         if (r != NULL) r += mr * nc;
         m -= mr;
     }
+}
+
+void gl_f32_conv1x1_4x8_scalar(const gl_conv2d_params *p, const float *input,
+                               const float *packed, const float *residual, float *output,
+                               size_t row_begin, size_t row_end) {
+    assert(gl_f32_conv1x1_supports(p));
+    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
+    assert(input != NULL && packed != NULL && output != NULL);
+    const gl_epilogue ep = gl_epilogue_of(p);
+    GL_ACTIVATION_DISPATCH(ep.kind, conv1x1_rows, p, input, packed, residual, output, row_begin, row_end, &ep);
 }

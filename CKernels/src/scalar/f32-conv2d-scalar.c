@@ -1,5 +1,5 @@
 /* f32-conv2d-scalar.c — generic direct convolution (any groups, kernel, stride, dilation, padding), 1 pixel × 8 output channels per block. */
-#include "../internal.h"
+#include "../activation.h"
 
 #include <assert.h>
 
@@ -15,6 +15,17 @@
  * not be a multiple of 8.
  */
 #define NR 8
+
+/* Epilogue of one pixel's panel while acc is live: + residual, activation and clamp, the
+ * first n lanes (o and r at the panel's first channel). */
+GL_INLINE void store_panel(const int ACT, float *o, const float *r, const float *acc, size_t n,
+                           const gl_epilogue *ep) {
+    if (r != NULL) {
+        for (size_t j = 0; j < n; j++) o[j] = gl_act_f32(acc[j] + r[j], ACT, ep);
+    } else {
+        for (size_t j = 0; j < n; j++) o[j] = gl_act_f32(acc[j], ACT, ep);
+    }
+}
 
 int gl_f32_conv2d_supports(const gl_conv2d_params *p) {
     return gl_conv2d_params_valid(p);
@@ -54,20 +65,16 @@ void gl_f32_conv2d_pack_x8(const gl_conv2d_params *p, const float *weights_oihw,
     }
 }
 
-void gl_f32_conv2d_1x8_scalar(const gl_conv2d_params *p, const float *input,
-                              const float *packed, const float *residual, float *output,
-                              size_t row_begin, size_t row_end) {
-    assert(gl_f32_conv2d_supports(p));
-    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
-    assert(input != NULL && packed != NULL && output != NULL);
-
+/* The kernel, compiled once per activation (ACT), chosen once per call. */
+GL_INLINE void conv2d_rows(const int ACT, const gl_conv2d_params *p, const float *input, const float *packed,
+                           const float *residual, float *output, size_t row_begin, size_t row_end,
+                           const gl_epilogue *ep) {
     const size_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c;
     const size_t out_w = p->out_w, out_c = p->out_c;
     const size_t kh = p->kernel_h, kw = p->kernel_w;
     const size_t sh = p->stride_h, sw = p->stride_w, dh = p->dilation_h, dw = p->dilation_w;
     const size_t groups = p->groups, cig = in_c / groups, ocg = out_c / groups;
     const size_t psize = panel_size(p);
-    const float lo = p->output_min, hi = p->output_max;
 
     for (size_t y = row_begin; y < row_end; y++) {
         const ptrdiff_t iy0 = (ptrdiff_t)(y * sh) - (ptrdiff_t)p->pad_top;
@@ -100,16 +107,21 @@ void gl_f32_conv2d_1x8_scalar(const gl_conv2d_params *p, const float *input,
                             }
                         }
                     }
-                    /* Epilogue while acc is live: + residual, clamp, store the real lanes. */
                     const size_t n = ocg - t0 < NR ? ocg - t0 : NR;
                     const size_t oc0 = g * ocg + t0;
-                    if (r != NULL) {
-                        for (size_t j = 0; j < n; j++) o[oc0 + j] = gl_clamp(acc[j] + r[oc0 + j], lo, hi);
-                    } else {
-                        for (size_t j = 0; j < n; j++) o[oc0 + j] = gl_clamp(acc[j], lo, hi);
-                    }
+                    store_panel(ACT, o + oc0, r != NULL ? r + oc0 : NULL, acc, n, ep);
                 }
             }
         }
     }
+}
+
+void gl_f32_conv2d_1x8_scalar(const gl_conv2d_params *p, const float *input,
+                              const float *packed, const float *residual, float *output,
+                              size_t row_begin, size_t row_end) {
+    assert(gl_f32_conv2d_supports(p));
+    assert(gl_conv2d_rows_valid(p, row_begin, row_end));
+    assert(input != NULL && packed != NULL && output != NULL);
+    const gl_epilogue ep = gl_epilogue_of(p);
+    GL_ACTIVATION_DISPATCH(ep.kind, conv2d_rows, p, input, packed, residual, output, row_begin, row_end, &ep);
 }

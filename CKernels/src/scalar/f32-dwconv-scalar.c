@@ -1,5 +1,5 @@
 /* f32-dwconv-scalar.c — depthwise convolution (groups == in_c == out_c): any k×k, with 3x3 and 5x5 specialisations. */
-#include "../internal.h"
+#include "../activation.h"
 
 #include <assert.h>
 
@@ -43,15 +43,25 @@ void gl_f32_dwconv_pack(const gl_conv2d_params *p, const float *weights_oihw,
         for (size_t c = 0; c < C; c++) packed[C + t * C + c] = weights_oihw[c * taps + t];
 }
 
+/* Epilogue of a tile while acc is live: + residual, activation and clamp, n channels. */
+GL_INLINE void dw_store(const int ACT, float *o, const float *r, const float *acc, size_t n,
+                        const gl_epilogue *ep) {
+    if (r != NULL) {
+        for (size_t j = 0; j < n; j++) o[j] = gl_act_f32(acc[j] + r[j], ACT, ep);
+    } else {
+        for (size_t j = 0; j < n; j++) o[j] = gl_act_f32(acc[j], ACT, ep);
+    }
+}
+
 /*
  * n (<= CT) channels from c0 of one output pixel over taps [ky0,ky1)×[kx0,kx1).
  * Inlined with n == CT and, for interior pixels of the specialised kernels,
  * with constant tap ranges, so the compiler unrolls and keeps acc in registers.
  */
-GL_INLINE void dw_tile(size_t n, size_t c0, size_t C, size_t in_w, size_t kw,
+GL_INLINE void dw_tile(const int ACT, size_t n, size_t c0, size_t C, size_t in_w, size_t kw,
                        size_t dh, size_t dw, const float *input, ptrdiff_t iy0, ptrdiff_t ix0,
                        size_t ky0, size_t ky1, size_t kx0, size_t kx1,
-                       const float *packed, const float *r, float *o, float lo, float hi) {
+                       const float *packed, const float *r, float *o, const gl_epilogue *ep) {
     float acc[CT];
     for (size_t j = 0; j < n; j++) acc[j] = packed[c0 + j];
     const float *w = packed + C + c0;
@@ -66,31 +76,27 @@ GL_INLINE void dw_tile(size_t n, size_t c0, size_t C, size_t in_w, size_t kw,
             for (size_t j = 0; j < n; j++) acc[j] += ip[j] * wp[j];
         }
     }
-    if (r != NULL) {
-        for (size_t j = 0; j < n; j++) o[c0 + j] = gl_clamp(acc[j] + r[c0 + j], lo, hi);
-    } else {
-        for (size_t j = 0; j < n; j++) o[c0 + j] = gl_clamp(acc[j], lo, hi);
-    }
+    dw_store(ACT, o + c0, r != NULL ? r + c0 : NULL, acc, n, ep);
 }
 
-GL_INLINE void dw_pixel(size_t C, size_t in_w, size_t kw, size_t dh, size_t dw,
+GL_INLINE void dw_pixel(const int ACT, size_t C, size_t in_w, size_t kw, size_t dh, size_t dw,
                         const float *input, ptrdiff_t iy0, ptrdiff_t ix0,
                         size_t ky0, size_t ky1, size_t kx0, size_t kx1,
-                        const float *packed, const float *r, float *o, float lo, float hi) {
+                        const float *packed, const float *r, float *o, const gl_epilogue *ep) {
     size_t c0 = 0;
     for (; c0 + CT <= C; c0 += CT)
-        dw_tile(CT, c0, C, in_w, kw, dh, dw, input, iy0, ix0, ky0, ky1, kx0, kx1, packed, r, o, lo, hi);
+        dw_tile(ACT, CT, c0, C, in_w, kw, dh, dw, input, iy0, ix0, ky0, ky1, kx0, kx1, packed, r, o, ep);
     if (c0 < C)
-        dw_tile(C - c0, c0, C, in_w, kw, dh, dw, input, iy0, ix0, ky0, ky1, kx0, kx1, packed, r, o, lo, hi);
+        dw_tile(ACT, C - c0, c0, C, in_w, kw, dh, dw, input, iy0, ix0, ky0, ky1, kx0, kx1, packed, r, o, ep);
 }
 
-/* The whole kernel, for a window of kh×kw taps (constants in the specialisations). */
-GL_INLINE void dw_run(const gl_conv2d_params *p, const float *input, const float *packed,
-                      const float *residual, float *output, size_t row_begin, size_t row_end,
-                      size_t kh, size_t kw) {
+/* The whole kernel, for a window of kh×kw taps (constants in the specialisations) and the
+ * activation ACT (dw_run: a copy per activation, chosen once per call). */
+GL_INLINE void dw_run_act(const int ACT, const gl_conv2d_params *p, const float *input, const float *packed,
+                          const float *residual, float *output, size_t row_begin, size_t row_end,
+                          size_t kh, size_t kw, const gl_epilogue *ep) {
     const size_t C = p->in_c, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w;
     const size_t sh = p->stride_h, sw = p->stride_w, dh = p->dilation_h, dw = p->dilation_w;
-    const float lo = p->output_min, hi = p->output_max;
     /* Distance from a window's first tap to its last. */
     const ptrdiff_t span_h = (ptrdiff_t)((kh - 1) * dh), span_w = (ptrdiff_t)((kw - 1) * dw);
 
@@ -105,14 +111,21 @@ GL_INLINE void dw_run(const gl_conv2d_params *p, const float *input, const float
             float *o = output + pixel * C;
             const float *r = residual != NULL ? residual + pixel * C : NULL;
             if (inside_y && ix0 >= 0 && ix0 + span_w < (ptrdiff_t)in_w) {
-                dw_pixel(C, in_w, kw, dh, dw, input, iy0, ix0, 0, kh, 0, kw, packed, r, o, lo, hi);
+                dw_pixel(ACT, C, in_w, kw, dh, dw, input, iy0, ix0, 0, kh, 0, kw, packed, r, o, ep);
             } else {
                 size_t kx0, kx1;
                 gl_tap_range(ix0, dw, kw, in_w, &kx0, &kx1);
-                dw_pixel(C, in_w, kw, dh, dw, input, iy0, ix0, ky0, ky1, kx0, kx1, packed, r, o, lo, hi);
+                dw_pixel(ACT, C, in_w, kw, dh, dw, input, iy0, ix0, ky0, ky1, kx0, kx1, packed, r, o, ep);
             }
         }
     }
+}
+
+GL_INLINE void dw_run(const gl_conv2d_params *p, const float *input, const float *packed,
+                      const float *residual, float *output, size_t row_begin, size_t row_end,
+                      size_t kh, size_t kw) {
+    const gl_epilogue ep = gl_epilogue_of(p);
+    GL_ACTIVATION_DISPATCH(ep.kind, dw_run_act, p, input, packed, residual, output, row_begin, row_end, kh, kw, &ep);
 }
 
 void gl_f32_dwconv_3x3_scalar(const gl_conv2d_params *p, const float *input,

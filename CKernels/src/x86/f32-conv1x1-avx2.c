@@ -63,9 +63,9 @@ void gl_f32_conv1x1_pack_x16(const gl_conv2d_params *p, const float *weights_oih
  * real columns. MR and NV are constants after inlining, so acc lives in
  * MR*NV ymm registers and the k-loop has no branch but its own.
  */
-GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const float *a,
+GL_AVX2_INLINE void tile_x16(const int ACT, const size_t MR, const size_t NV, size_t kc, const float *a,
                              size_t lda, const float *w, float *c, size_t ldc, const float *r,
-                             __m256 lo, __m256 hi, size_t n, gl_prefetch_window *pf) {
+                             const gl_avx2_epilogue *ep, size_t n, gl_prefetch_window *pf) {
     __m256 acc[MR_VL][3];
     const float *ap[MR_VL];
     GL_UNROLL for (size_t i = 0; i < MR; i++) {
@@ -85,8 +85,7 @@ GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const 
         }
     }
     pf->cursor = line;
-    GL_UNROLL for (size_t i = 0; i < MR; i++)
-        gl_avx2_store_pixel(NV, c + i * ldc, r != NULL ? r + i * ldc : NULL, acc[i], lo, hi, n);
+    gl_avx2_store_rows(ACT, MR, NV, 3, &acc[0][0], c, ldc, r, ep, n);
 }
 
 /*
@@ -95,46 +94,45 @@ GL_AVX2_INLINE void tile_x16(const size_t MR, const size_t NV, size_t kc, const 
  * accumulators (12 + 3 weight vectors + a broadcast = 16 registers), so 5-6
  * pixels take it in two tiles.
  */
-GL_AVX2_INLINE void rows_x16(const size_t MR, const size_t MR24, size_t kc, const float *a, const float *w,
+GL_AVX2_INLINE void rows_x16(const int ACT, const size_t MR, const size_t MR24, size_t kc, const float *a, const float *w,
                              size_t n0, size_t n1, size_t nc, float *c, const float *r,
-                             float flo, float fhi, gl_prefetch_window *pf) {
-    const __m256 lo = _mm256_set1_ps(flo), hi = _mm256_set1_ps(fhi);
+                             const gl_epilogue *e, gl_prefetch_window *pf) {
+    const gl_avx2_epilogue ep = gl_avx2_epilogue_of(e);
     for (size_t n = n0; n < n1;) {
         const size_t width = width_x16(nc, n), real = nc - n < width ? nc - n : width;
         float *cn = c + n;
         const float *rn = r != NULL ? r + n : NULL;
         if (width == 16) {
-            tile_x16(MR, 2, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
+            tile_x16(ACT, MR, 2, kc, a, kc, w, cn, nc, rn, &ep, real, pf);
         } else if (width == 8) {
-            tile_x16(MR, 1, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
+            tile_x16(ACT, MR, 1, kc, a, kc, w, cn, nc, rn, &ep, real, pf);
         } else if (MR <= MR24) {
-            tile_x16(MR, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
+            tile_x16(ACT, MR, 3, kc, a, kc, w, cn, nc, rn, &ep, real, pf);
         } else {
             const size_t top = MR / 2 + MR % 2, rest = MR - top; /* 6 = 3 + 3, 5 = 3 + 2 */
-            tile_x16(top, 3, kc, a, kc, w, cn, nc, rn, lo, hi, real, pf);
-            tile_x16(rest, 3, kc, a + top * kc, kc, w, cn + top * nc, nc,
-                     rn != NULL ? rn + top * nc : NULL, lo, hi, real, pf);
+            tile_x16(ACT, top, 3, kc, a, kc, w, cn, nc, rn, &ep, real, pf);
+            tile_x16(ACT, rest, 3, kc, a + top * kc, kc, w, cn + top * nc, nc,
+                     rn != NULL ? rn + top * nc : NULL, &ep, real, pf);
         }
         w += width * (kc + 1);
         n += width;
     }
 }
 
-#define ROWS_X16(mr)                                                                           \
-    GL_AVX2 static void rows_x16_##mr(size_t kc, const float *a, const float *w, size_t n0,      \
-                                      size_t n1, size_t nc, float *c, const float *r, float lo, \
-                                      float hi, gl_prefetch_window *pf) {                       \
-        rows_x16(mr, 4, kc, a, w, n0, n1, nc, c, r, lo, hi, pf);                                \
+/* Each block size's rows, as the clamp-only tile (id) and the activation one (act: hardswish
+ * in registers, any other activation out of line): GL_TILE_ACTIVATION. */
+#define ROWS_X16(mr, act, ACT)                                                                     \
+    GL_AVX2 static void rows_x16_##act##mr(size_t kc, const float *a, const float *w, size_t n0,     \
+                                           size_t n1, size_t nc, float *c, const float *r,          \
+                                           const gl_epilogue *ep, gl_prefetch_window *pf) {         \
+        rows_x16(ACT, mr, 4, kc, a, w, n0, n1, nc, c, r, ep, pf);                                   \
     }
-ROWS_X16(1)
-ROWS_X16(2)
-ROWS_X16(3)
-ROWS_X16(4)
-ROWS_X16(5)
-ROWS_X16(6)
+#define ROWS_X16_BOTH(mr) ROWS_X16(mr, id, GL_ACTIVATION_IDENTITY) ROWS_X16(mr, act, GL_ACTIVATION_HARDSWISH)
+ROWS_X16_BOTH(1) ROWS_X16_BOTH(2) ROWS_X16_BOTH(3) ROWS_X16_BOTH(4) ROWS_X16_BOTH(5) ROWS_X16_BOTH(6)
 
-static const gl_pointwise_rows_fn rows_x16_fns[MR6 + 1] = {
-    NULL, rows_x16_1, rows_x16_2, rows_x16_3, rows_x16_4, rows_x16_5, rows_x16_6,
+static const gl_pointwise_rows_fn rows_x16_fns[2][MR6 + 1] = {
+    {NULL, rows_x16_id1, rows_x16_id2, rows_x16_id3, rows_x16_id4, rows_x16_id5, rows_x16_id6},
+    {NULL, rows_x16_act1, rows_x16_act2, rows_x16_act3, rows_x16_act4, rows_x16_act5, rows_x16_act6},
 };
 
 void gl_f32_conv1x1_6x16__avx2(const gl_conv2d_params *p, const float *input,
@@ -144,7 +142,8 @@ void gl_f32_conv1x1_6x16__avx2(const gl_conv2d_params *p, const float *input,
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
 
-    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, width_x16, rows_x16_fns, MR6);
+    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, width_x16,
+                     rows_x16_fns[GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH], MR6);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -164,18 +163,21 @@ int gl_f32_conv1x1_thin_supports(const gl_conv2d_params *p) {
 }
 
 #define GL_AVX512VL __attribute__((target("avx512f,avx512vl,avx2,fma")))
-#define ROWS_VL(mr)                                                                              \
-    GL_AVX512VL static void rows_vl_##mr(size_t kc, const float *a, const float *w, size_t n0,     \
-                                         size_t n1, size_t nc, float *c, const float *r, float lo, \
-                                         float hi, gl_prefetch_window *pf) {                       \
-        rows_x16(mr, 8, kc, a, w, n0, n1, nc, c, r, lo, hi, pf);                                   \
+#define ROWS_VL(mr, act, ACT)                                                                      \
+    GL_AVX512VL static void rows_vl_##act##mr(size_t kc, const float *a, const float *w, size_t n0,  \
+                                              size_t n1, size_t nc, float *c, const float *r,       \
+                                              const gl_epilogue *ep, gl_prefetch_window *pf) {      \
+        rows_x16(ACT, mr, 8, kc, a, w, n0, n1, nc, c, r, ep, pf);                                    \
     }
-ROWS_VL(1) ROWS_VL(2) ROWS_VL(3) ROWS_VL(4) ROWS_VL(5) ROWS_VL(6)
-ROWS_VL(7) ROWS_VL(8) ROWS_VL(9) ROWS_VL(10) ROWS_VL(11) ROWS_VL(12)
+#define ROWS_VL_BOTH(mr) ROWS_VL(mr, id, GL_ACTIVATION_IDENTITY) ROWS_VL(mr, act, GL_ACTIVATION_HARDSWISH)
+ROWS_VL_BOTH(1) ROWS_VL_BOTH(2) ROWS_VL_BOTH(3) ROWS_VL_BOTH(4) ROWS_VL_BOTH(5) ROWS_VL_BOTH(6)
+ROWS_VL_BOTH(7) ROWS_VL_BOTH(8) ROWS_VL_BOTH(9) ROWS_VL_BOTH(10) ROWS_VL_BOTH(11) ROWS_VL_BOTH(12)
 
-static const gl_pointwise_rows_fn rows_vl_fns[MR_VL + 1] = {
-    NULL, rows_vl_1, rows_vl_2, rows_vl_3, rows_vl_4, rows_vl_5, rows_vl_6,
-    rows_vl_7, rows_vl_8, rows_vl_9, rows_vl_10, rows_vl_11, rows_vl_12,
+static const gl_pointwise_rows_fn rows_vl_fns[2][MR_VL + 1] = {
+    {NULL, rows_vl_id1, rows_vl_id2, rows_vl_id3, rows_vl_id4, rows_vl_id5, rows_vl_id6,
+     rows_vl_id7, rows_vl_id8, rows_vl_id9, rows_vl_id10, rows_vl_id11, rows_vl_id12},
+    {NULL, rows_vl_act1, rows_vl_act2, rows_vl_act3, rows_vl_act4, rows_vl_act5, rows_vl_act6,
+     rows_vl_act7, rows_vl_act8, rows_vl_act9, rows_vl_act10, rows_vl_act11, rows_vl_act12},
 };
 
 void gl_f32_conv1x1_12x16__avx512(const gl_conv2d_params *p, const float *input,
@@ -184,7 +186,8 @@ void gl_f32_conv1x1_12x16__avx512(const gl_conv2d_params *p, const float *input,
     assert(gl_f32_conv1x1_thin_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
-    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, width_x16, rows_vl_fns, MR_VL);
+    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, width_x16,
+                     rows_vl_fns[GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH], MR_VL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -235,9 +238,9 @@ void gl_f32_conv1x1_pack_x64(const gl_conv2d_params *p, const float *weights_oih
  * Weights are FMA memory operands, so the accumulators and MR broadcasts fit
  * the 16 registers.
  */
-GL_AVX2_INLINE void tile_x64(const size_t MR, const size_t NV, size_t kc, const float *a,
+GL_AVX2_INLINE void tile_x64(const int ACT, const size_t MR, const size_t NV, size_t kc, const float *a,
                              size_t lda, const float *w, size_t ws, float *c, size_t ldc,
-                             const float *r, __m256 lo, __m256 hi, size_t n) {
+                             const float *r, const gl_avx2_epilogue *ep, size_t n) {
     __m256 acc[6][8];
     const float *ap[6];
     GL_UNROLL for (size_t i = 0; i < MR; i++) {
@@ -252,37 +255,43 @@ GL_AVX2_INLINE void tile_x64(const size_t MR, const size_t NV, size_t kc, const 
                 acc[i][v] = _mm256_fmadd_ps(ai, _mm256_loadu_ps(w + 8 * v), acc[i][v]);
         }
     }
-    GL_UNROLL for (size_t i = 0; i < MR; i++)
-        gl_avx2_store_pixel(NV, c + i * ldc, r != NULL ? r + i * ldc : NULL, acc[i], lo, hi, n);
+    gl_avx2_store_rows(ACT, MR, NV, 8, &acc[0][0], c, ldc, r, ep, n);
 }
 
 typedef void (*tile64_fn)(size_t kc, const float *a, const float *w, size_t ws, float *c,
-                          size_t ldc, const float *r, __m256 lo, __m256 hi, size_t n);
+                          size_t ldc, const float *r, const gl_avx2_epilogue *ep, size_t n);
 
-#define TILE_X64(mr, nv)                                                                         \
-    GL_AVX2 static void tile_x64_##mr##_##nv(size_t kc, const float *a, const float *w,          \
-                                             size_t ws, float *c, size_t ldc, const float *r,    \
-                                             __m256 lo, __m256 hi, size_t n) {                   \
-        tile_x64(mr, nv, kc, a, kc, w, ws, c, ldc, r, lo, hi, n);                                \
+/* As the clamp-only tile (id) and the activation one (act): GL_TILE_ACTIVATION. The epilogue
+ * is copied first, so that no pointer to it stays live through the k-loop. */
+#define TILE_X64(mr, nv, act, ACT)                                                                \
+    GL_AVX2 static void tile_x64_##act##mr##_##nv(size_t kc, const float *a, const float *w,        \
+                                                  size_t ws, float *c, size_t ldc, const float *r,  \
+                                                  const gl_avx2_epilogue *ep, size_t n) {           \
+        const gl_avx2_epilogue e = *ep;                                                              \
+        tile_x64(ACT, mr, nv, kc, a, kc, w, ws, c, ldc, r, &e, n);                                  \
     }
-TILE_X64(1, 1) TILE_X64(1, 2) TILE_X64(1, 3) TILE_X64(1, 4)
-TILE_X64(1, 5) TILE_X64(1, 6) TILE_X64(1, 7) TILE_X64(1, 8)
-TILE_X64(2, 1) TILE_X64(2, 2) TILE_X64(2, 3) TILE_X64(2, 4)
-TILE_X64(3, 1) TILE_X64(3, 2) TILE_X64(3, 3) TILE_X64(3, 4)
-TILE_X64(4, 1) TILE_X64(4, 2) TILE_X64(5, 1) TILE_X64(5, 2) TILE_X64(6, 1) TILE_X64(6, 2)
+#define TILE_X64_BOTH(mr, nv) TILE_X64(mr, nv, id, GL_ACTIVATION_IDENTITY) TILE_X64(mr, nv, act, GL_ACTIVATION_HARDSWISH)
+TILE_X64_BOTH(1, 1) TILE_X64_BOTH(1, 2) TILE_X64_BOTH(1, 3) TILE_X64_BOTH(1, 4)
+TILE_X64_BOTH(1, 5) TILE_X64_BOTH(1, 6) TILE_X64_BOTH(1, 7) TILE_X64_BOTH(1, 8)
+TILE_X64_BOTH(2, 1) TILE_X64_BOTH(2, 2) TILE_X64_BOTH(2, 3) TILE_X64_BOTH(2, 4)
+TILE_X64_BOTH(3, 1) TILE_X64_BOTH(3, 2) TILE_X64_BOTH(3, 3) TILE_X64_BOTH(3, 4)
+TILE_X64_BOTH(4, 1) TILE_X64_BOTH(4, 2) TILE_X64_BOTH(5, 1) TILE_X64_BOTH(5, 2)
+TILE_X64_BOTH(6, 1) TILE_X64_BOTH(6, 2)
 
-/* Chunk width for a block of mr pixels, and the tiles: [mr][nv], nv <= chunk / 8. */
+/* Chunk width for a block of mr pixels, and the tiles: [act][mr][nv], nv <= chunk / 8. */
 static size_t chunk_x64(size_t mr) { return mr == 1 ? 64 : mr <= 3 ? 32 : 16; }
-static const tile64_fn tiles_x64[7][9] = {
-    {NULL},
-    {NULL, tile_x64_1_1, tile_x64_1_2, tile_x64_1_3, tile_x64_1_4,
-     tile_x64_1_5, tile_x64_1_6, tile_x64_1_7, tile_x64_1_8},
-    {NULL, tile_x64_2_1, tile_x64_2_2, tile_x64_2_3, tile_x64_2_4},
-    {NULL, tile_x64_3_1, tile_x64_3_2, tile_x64_3_3, tile_x64_3_4},
-    {NULL, tile_x64_4_1, tile_x64_4_2},
-    {NULL, tile_x64_5_1, tile_x64_5_2},
-    {NULL, tile_x64_6_1, tile_x64_6_2},
-};
+#define TILES_X64(act)                                                                           \
+    {                                                                                            \
+        {NULL},                                                                                  \
+        {NULL, tile_x64_##act##1_1, tile_x64_##act##1_2, tile_x64_##act##1_3, tile_x64_##act##1_4, \
+         tile_x64_##act##1_5, tile_x64_##act##1_6, tile_x64_##act##1_7, tile_x64_##act##1_8},     \
+        {NULL, tile_x64_##act##2_1, tile_x64_##act##2_2, tile_x64_##act##2_3, tile_x64_##act##2_4}, \
+        {NULL, tile_x64_##act##3_1, tile_x64_##act##3_2, tile_x64_##act##3_3, tile_x64_##act##3_4}, \
+        {NULL, tile_x64_##act##4_1, tile_x64_##act##4_2},                                       \
+        {NULL, tile_x64_##act##5_1, tile_x64_##act##5_2},                                       \
+        {NULL, tile_x64_##act##6_1, tile_x64_##act##6_2},                                       \
+    }
+static const tile64_fn tiles_x64[2][7][9] = {TILES_X64(id), TILES_X64(act)};
 
 GL_AVX2 void gl_f32_conv1x1_1x64__avx2(const gl_conv2d_params *p, const float *input,
                                        const float *packed, const float *residual, float *output,
@@ -294,7 +303,9 @@ GL_AVX2 void gl_f32_conv1x1_1x64__avx2(const gl_conv2d_params *p, const float *i
     const size_t kc = p->in_c, nc = p->out_c;
     const size_t first = row_begin * p->out_w;
     const size_t m = (row_end - row_begin) * p->out_w;
-    const __m256 lo = _mm256_set1_ps(p->output_min), hi = _mm256_set1_ps(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_avx2_epilogue ep = gl_avx2_epilogue_of(&e);
+    const tile64_fn(*const tiles)[9] = tiles_x64[GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH];
     const float *w = packed;
     for (size_t n0 = 0; n0 < nc; n0 += NR64) {
         const size_t width = width_x64(nc, n0);
@@ -305,8 +316,8 @@ GL_AVX2 void gl_f32_conv1x1_1x64__avx2(const gl_conv2d_params *p, const float *i
                 const size_t nv = (width - c0 < chunk ? width - c0 : chunk) / 8;
                 const size_t n = nc - n0 - c0 < nv * 8 ? nc - n0 - c0 : nv * 8;
                 const size_t at = (first + i) * nc + n0 + c0;
-                tiles_x64[mr][nv](kc, input + (first + i) * kc, w + c0, width, output + at, nc,
-                                  residual != NULL ? residual + at : NULL, lo, hi, n);
+                tiles[mr][nv](kc, input + (first + i) * kc, w + c0, width, output + at, nc,
+                                  residual != NULL ? residual + at : NULL, &ep, n);
             }
             i += mr;
         }

@@ -49,9 +49,9 @@ void gl_f32_conv1x1_pack_x32(const gl_conv2d_params *p, const float *weights_oih
 }
 
 /* MR pixels × NV (1 or 2) vectors of one panel; `last` masks the last vector's lanes. */
-GL_AVX512_INLINE void tile_x32(const size_t MR, const size_t NV, size_t kc, const float *a,
+GL_AVX512_INLINE void tile_x32(const int ACT, const size_t MR, const size_t NV, size_t kc, const float *a,
                                const float *w, float *c, size_t ldc, const float *r,
-                               __m512 lo, __m512 hi, __mmask16 last, gl_prefetch_window *pf) {
+                               const gl_avx512_epilogue *ep, __mmask16 last, gl_prefetch_window *pf) {
     __m512 acc[MR12][2];
     GL_UNROLL for (size_t i = 0; i < MR; i++)
         GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm512_loadu_ps(w + 16 * v);
@@ -68,36 +68,41 @@ GL_AVX512_INLINE void tile_x32(const size_t MR, const size_t NV, size_t kc, cons
         }
     }
     pf->cursor = line;
-    gl_avx512_store_block(MR, NV, acc, c, ldc, r, lo, hi, last);
+    gl_avx512_store_block(ACT, MR, NV, acc, c, ldc, r, ep, last);
 }
 
 /* MR pixels against the panels of output columns [n0, n1), weights from w. */
-GL_AVX512_INLINE void rows_x32(const size_t MR, size_t kc, const float *a, const float *w,
+GL_AVX512_INLINE void rows_x32(const int ACT, const size_t MR, size_t kc, const float *a, const float *w,
                                size_t n0, size_t n1, size_t nc, float *c, const float *r,
-                               float flo, float fhi, gl_prefetch_window *pf) {
-    const __m512 lo = _mm512_set1_ps(flo), hi = _mm512_set1_ps(fhi);
+                               const gl_epilogue *e, gl_prefetch_window *pf) {
+    const gl_avx512_epilogue ep = gl_avx512_epilogue_of(e);
     for (size_t n = n0; n < n1;) {
         const size_t width = gl_avx512_width_x32(nc, n), real = nc - n < width ? nc - n : width;
         const __mmask16 last = (__mmask16)((1u << (real - (width - 16))) - 1u);
-        if (width == 32) tile_x32(MR, 2, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last, pf);
-        else tile_x32(MR, 1, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, lo, hi, last, pf);
+        if (width == 32) tile_x32(ACT, MR, 2, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, &ep, last, pf);
+        else tile_x32(ACT, MR, 1, kc, a, w, c + n, nc, r != NULL ? r + n : NULL, &ep, last, pf);
         w += width * (kc + 1);
         n += width;
     }
 }
 
-#define ROWS_X32(mr)                                                                             \
-    GL_AVX512 static void rows_x32_##mr(size_t kc, const float *a, const float *w, size_t n0,      \
-                                        size_t n1, size_t nc, float *c, const float *r, float lo, \
-                                        float hi, gl_prefetch_window *pf) {                       \
-        rows_x32(mr, kc, a, w, n0, n1, nc, c, r, lo, hi, pf);                                     \
+/* Each block size's rows, as the clamp-only tile (id) and the activation one (act: hardswish
+ * in registers, any other activation out of line): GL_TILE_ACTIVATION. */
+#define ROWS_X32(mr, act, ACT)                                                                        \
+    GL_AVX512 static void rows_x32_##act##mr(size_t kc, const float *a, const float *w, size_t n0,      \
+                                             size_t n1, size_t nc, float *c, const float *r,           \
+                                             const gl_epilogue *ep, gl_prefetch_window *pf) {          \
+        rows_x32(ACT, mr, kc, a, w, n0, n1, nc, c, r, ep, pf);                                         \
     }
-ROWS_X32(1) ROWS_X32(2) ROWS_X32(3) ROWS_X32(4) ROWS_X32(5) ROWS_X32(6)
-ROWS_X32(7) ROWS_X32(8) ROWS_X32(9) ROWS_X32(10) ROWS_X32(11) ROWS_X32(12)
+#define ROWS_X32_BOTH(mr) ROWS_X32(mr, id, GL_ACTIVATION_IDENTITY) ROWS_X32(mr, act, GL_ACTIVATION_HARDSWISH)
+ROWS_X32_BOTH(1) ROWS_X32_BOTH(2) ROWS_X32_BOTH(3) ROWS_X32_BOTH(4) ROWS_X32_BOTH(5) ROWS_X32_BOTH(6)
+ROWS_X32_BOTH(7) ROWS_X32_BOTH(8) ROWS_X32_BOTH(9) ROWS_X32_BOTH(10) ROWS_X32_BOTH(11) ROWS_X32_BOTH(12)
 
-static const gl_pointwise_rows_fn rows_x32_fns[MR12 + 1] = {
-    NULL, rows_x32_1, rows_x32_2, rows_x32_3, rows_x32_4, rows_x32_5, rows_x32_6,
-    rows_x32_7, rows_x32_8, rows_x32_9, rows_x32_10, rows_x32_11, rows_x32_12,
+static const gl_pointwise_rows_fn rows_x32_fns[2][MR12 + 1] = {
+    {NULL, rows_x32_id1, rows_x32_id2, rows_x32_id3, rows_x32_id4, rows_x32_id5, rows_x32_id6,
+     rows_x32_id7, rows_x32_id8, rows_x32_id9, rows_x32_id10, rows_x32_id11, rows_x32_id12},
+    {NULL, rows_x32_act1, rows_x32_act2, rows_x32_act3, rows_x32_act4, rows_x32_act5, rows_x32_act6,
+     rows_x32_act7, rows_x32_act8, rows_x32_act9, rows_x32_act10, rows_x32_act11, rows_x32_act12},
 };
 
 void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
@@ -107,7 +112,8 @@ void gl_f32_conv1x1_12x32__avx512(const gl_conv2d_params *p, const float *input,
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
 
-    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, gl_avx512_width_x32, rows_x32_fns, MR12);
+    gl_pointwise_run(p, input, packed, residual, output, row_begin, row_end, gl_avx512_width_x32,
+                     rows_x32_fns[GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH], MR12);
 }
 
 #endif

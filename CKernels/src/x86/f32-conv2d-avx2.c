@@ -83,9 +83,9 @@ typedef struct {
  * contiguous in both the input and the weights; the weights of consecutive
  * runs of one window row are contiguous too.
  */
-GL_AVX2_INLINE void conv_tile(const size_t MRT, const size_t NV, const float *a, const taps *t,
+GL_AVX2_INLINE void conv_tile(const int ACT, const size_t MRT, const size_t NV, const float *a, const taps *t,
                               const float *bias, const float *w, float *c, size_t ldc,
-                              const float *r, __m256 lo, __m256 hi, size_t n) {
+                              const float *r, const gl_avx2_epilogue *ep, size_t n) {
     __m256 acc[MR][2];
     GL_UNROLL for (size_t i = 0; i < MRT; i++)
         GL_UNROLL for (size_t v = 0; v < NV; v++) acc[i][v] = _mm256_loadu_ps(bias + 8 * v);
@@ -105,35 +105,33 @@ GL_AVX2_INLINE void conv_tile(const size_t MRT, const size_t NV, const float *a,
             }
         }
     }
-    GL_UNROLL for (size_t i = 0; i < MRT; i++)
-        gl_avx2_store_pixel(NV, c + i * ldc, r != NULL ? r + i * ldc : NULL, acc[i], lo, hi, n);
+    gl_avx2_store_rows(ACT, MRT, NV, 2, &acc[0][0], c, ldc, r, ep, n);
 }
 
 typedef void (*tile_fn)(const float *a, const taps *t, const float *bias, const float *w,
-                        float *c, size_t ldc, const float *r, float lo, float hi, size_t width,
-                        size_t n);
+                        float *c, size_t ldc, const float *r, const gl_avx2_epilogue *ep,
+                        size_t width, size_t n);
 
-/* One block of MRT pixels against a panel of `width` (16 or 8) channels, n real. */
-#define CONV_TILE(mrt)                                                                        \
-    GL_AVX2 static void conv_tile_##mrt(const float *a, const taps *t, const float *bias,      \
-                                        const float *w, float *c, size_t ldc, const float *r,  \
-                                        float flo, float fhi, size_t width, size_t n) {        \
-        const __m256 lo = _mm256_set1_ps(flo), hi = _mm256_set1_ps(fhi);                       \
-        if (width == 16) conv_tile(mrt, 2, a, t, bias, w, c, ldc, r, lo, hi, n);               \
-        else conv_tile(mrt, 1, a, t, bias, w, c, ldc, r, lo, hi, n);                           \
+/* One block of MRT pixels against a panel of `width` (16 or 8) channels, n real; as the
+ * clamp-only tile (id) and the activation one (act): GL_TILE_ACTIVATION. The epilogue is
+ * copied first, so that no pointer to it stays live through the k-loop. */
+#define CONV_TILE(mrt, act, ACT)                                                                   \
+    GL_AVX2 static void conv_tile_##act##mrt(const float *a, const taps *t, const float *bias,      \
+                                             const float *w, float *c, size_t ldc, const float *r,  \
+                                             const gl_avx2_epilogue *ep, size_t width, size_t n) {  \
+        const gl_avx2_epilogue e = *ep;                                                             \
+        if (width == 16) conv_tile(ACT, mrt, 2, a, t, bias, w, c, ldc, r, &e, n);                   \
+        else conv_tile(ACT, mrt, 1, a, t, bias, w, c, ldc, r, &e, n);                               \
     }
-CONV_TILE(1)
-CONV_TILE(2)
-CONV_TILE(3)
-CONV_TILE(4)
-CONV_TILE(5)
-CONV_TILE(6)
+#define CONV_TILE_BOTH(mrt) CONV_TILE(mrt, id, GL_ACTIVATION_IDENTITY) CONV_TILE(mrt, act, GL_ACTIVATION_HARDSWISH)
+CONV_TILE_BOTH(1) CONV_TILE_BOTH(2) CONV_TILE_BOTH(3) CONV_TILE_BOTH(4) CONV_TILE_BOTH(5) CONV_TILE_BOTH(6)
 
-static const tile_fn conv_tiles[MR + 1] = {
-    NULL, conv_tile_1, conv_tile_2, conv_tile_3, conv_tile_4, conv_tile_5, conv_tile_6,
+static const tile_fn conv_tiles_by_act[2][MR + 1] = {
+    {NULL, conv_tile_id1, conv_tile_id2, conv_tile_id3, conv_tile_id4, conv_tile_id5, conv_tile_id6},
+    {NULL, conv_tile_act1, conv_tile_act2, conv_tile_act3, conv_tile_act4, conv_tile_act5, conv_tile_act6},
 };
 
-void gl_f32_conv2d_6x16__avx2(const gl_conv2d_params *p, const float *input,
+GL_AVX2 void gl_f32_conv2d_6x16__avx2(const gl_conv2d_params *p, const float *input,
                               const float *packed, const float *residual, float *output,
                               size_t row_begin, size_t row_end) {
     assert(gl_f32_conv2d_supports(p));
@@ -146,6 +144,9 @@ void gl_f32_conv2d_6x16__avx2(const gl_conv2d_params *p, const float *input,
     const size_t sw = p->stride_w, dh = p->dilation_h, dw = p->dilation_w;
     const size_t groups = p->groups, cig = in_c / groups, ocg = out_c / groups;
     const ptrdiff_t pl = (ptrdiff_t)p->pad_left;
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_avx2_epilogue ep = gl_avx2_epilogue_of(&e);
+    const tile_fn *const conv_tiles = conv_tiles_by_act[GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH];
 
     /* Output columns [xa, xb) have every window column inside the image. */
     size_t xa = 0, xb = 0;
@@ -199,7 +200,7 @@ void gl_f32_conv2d_6x16__avx2(const gl_conv2d_params *p, const float *input,
                         const float *w = w0 + (ky0 * kw + kx0) * cig * width;
                         conv_tiles[mr](a, &t, bias, w, orow + x * out_c + oc0, out_c,
                                        rrow != NULL ? rrow + x * out_c + oc0 : NULL,
-                                       p->output_min, p->output_max, width, n);
+                                       &ep, width, n);
                         x += mr;
                     }
                 }

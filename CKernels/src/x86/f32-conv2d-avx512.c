@@ -104,9 +104,9 @@ typedef struct {
 } runs;
 
 /* MRT pixels × one panel of NV vectors, runs by tap or by row; `last` masks the last vector's lanes. */
-GL_AVX512_INLINE void conv_tile(const size_t MRT, const size_t NV, const int BY_TAP, const runs *rs,
-                                const float *panel, float *c, size_t ldc, const float *r, __m512 lo,
-                                __m512 hi, __mmask16 last, gl_prefetch_window *pf) {
+GL_AVX512_INLINE void conv_tile(const int ACT, const size_t MRT, const size_t NV, const int BY_TAP, const runs *rs,
+                                const float *panel, float *c, size_t ldc, const float *r,
+                                const gl_avx512_epilogue *ep, __mmask16 last, gl_prefetch_window *pf) {
     const size_t width = NV * 16;
     __m512 acc[MR][2];
     GL_UNROLL for (size_t i = 0; i < MRT; i++)
@@ -131,46 +131,50 @@ GL_AVX512_INLINE void conv_tile(const size_t MRT, const size_t NV, const int BY_
         }
     }
     pf->cursor = line;
-    gl_avx512_store_block(MRT, NV, acc, c, ldc, r, lo, hi, last);
+    gl_avx512_store_block(ACT, MRT, NV, acc, c, ldc, r, ep, last);
 }
 
 /* One block of MRT pixels against the panels of output channels [n0, n1), weights from `panel`. */
 typedef void (*tile_fn)(const runs *rs, const float *panel, size_t n0, size_t n1, size_t nc, size_t panel_k,
-                        float *c, const float *r, float lo, float hi, gl_prefetch_window *pf);
+                        float *c, const float *r, const gl_avx512_epilogue *ep, gl_prefetch_window *pf);
 
-GL_AVX512_INLINE void conv_panels(const size_t MRT, const runs *rs, const float *panel, size_t n0, size_t n1,
-                                  size_t nc, size_t panel_k, float *c, const float *r, float flo, float fhi,
-                                  gl_prefetch_window *pf) {
-    const __m512 lo = _mm512_set1_ps(flo), hi = _mm512_set1_ps(fhi);
+GL_AVX512_INLINE void conv_panels(const int ACT, const size_t MRT, const runs *rs, const float *panel, size_t n0, size_t n1,
+                                  size_t nc, size_t panel_k, float *c, const float *r,
+                                  const gl_avx512_epilogue *ep, gl_prefetch_window *pf) {
     for (size_t n = n0; n < n1;) {
         const size_t width = gl_avx512_width_x32(nc, n), real = nc - n < width ? nc - n : width;
         const __mmask16 last = (__mmask16)((1u << (real - (width - 16))) - 1u);
         float *cn = c + n;
         const float *rn = r != NULL ? r + n : NULL;
         if (rs->by_tap) {
-            if (width == 32) conv_tile(MRT, 2, 1, rs, panel, cn, nc, rn, lo, hi, last, pf);
-            else conv_tile(MRT, 1, 1, rs, panel, cn, nc, rn, lo, hi, last, pf);
+            if (width == 32) conv_tile(ACT, MRT, 2, 1, rs, panel, cn, nc, rn, ep, last, pf);
+            else conv_tile(ACT, MRT, 1, 1, rs, panel, cn, nc, rn, ep, last, pf);
         } else {
-            if (width == 32) conv_tile(MRT, 2, 0, rs, panel, cn, nc, rn, lo, hi, last, pf);
-            else conv_tile(MRT, 1, 0, rs, panel, cn, nc, rn, lo, hi, last, pf);
+            if (width == 32) conv_tile(ACT, MRT, 2, 0, rs, panel, cn, nc, rn, ep, last, pf);
+            else conv_tile(ACT, MRT, 1, 0, rs, panel, cn, nc, rn, ep, last, pf);
         }
         panel += width * (1 + panel_k);
         n += width;
     }
 }
 
-#define CONV_TILE(mrt)                                                                                      \
-    GL_AVX512 static void conv_panels_##mrt(const runs *rs, const float *panel, size_t n0, size_t n1,        \
-                                            size_t nc, size_t panel_k, float *c, const float *r, float lo,  \
-                                            float hi, gl_prefetch_window *pf) {                             \
-        conv_panels(mrt, rs, panel, n0, n1, nc, panel_k, c, r, lo, hi, pf);                                 \
+/* As the clamp-only tile (id) and the activation one (act): GL_TILE_ACTIVATION. */
+#define CONV_TILE(mrt, act, ACT)                                                                            \
+    GL_AVX512 static void conv_panels_##act##mrt(const runs *rs, const float *panel, size_t n0, size_t n1,  \
+                                            size_t nc, size_t panel_k, float *c, const float *r,            \
+                                            const gl_avx512_epilogue *ep, gl_prefetch_window *pf) {         \
+        const gl_avx512_epilogue e = *ep; /* no pointer to it live through the k-loop */                   \
+        conv_panels(ACT, mrt, rs, panel, n0, n1, nc, panel_k, c, r, &e, pf);                                \
     }
-CONV_TILE(1) CONV_TILE(2) CONV_TILE(3) CONV_TILE(4) CONV_TILE(5) CONV_TILE(6)
-CONV_TILE(7) CONV_TILE(8) CONV_TILE(9) CONV_TILE(10) CONV_TILE(11) CONV_TILE(12)
+#define CONV_TILE_BOTH(mrt) CONV_TILE(mrt, id, GL_ACTIVATION_IDENTITY) CONV_TILE(mrt, act, GL_ACTIVATION_HARDSWISH)
+CONV_TILE_BOTH(1) CONV_TILE_BOTH(2) CONV_TILE_BOTH(3) CONV_TILE_BOTH(4) CONV_TILE_BOTH(5) CONV_TILE_BOTH(6)
+CONV_TILE_BOTH(7) CONV_TILE_BOTH(8) CONV_TILE_BOTH(9) CONV_TILE_BOTH(10) CONV_TILE_BOTH(11) CONV_TILE_BOTH(12)
 
-static const tile_fn conv_tiles[MR + 1] = {
-    NULL, conv_panels_1, conv_panels_2, conv_panels_3, conv_panels_4, conv_panels_5, conv_panels_6,
-    conv_panels_7, conv_panels_8, conv_panels_9, conv_panels_10, conv_panels_11, conv_panels_12,
+static const tile_fn conv_tiles_by_act[2][MR + 1] = {
+    {NULL, conv_panels_id1, conv_panels_id2, conv_panels_id3, conv_panels_id4, conv_panels_id5, conv_panels_id6,
+     conv_panels_id7, conv_panels_id8, conv_panels_id9, conv_panels_id10, conv_panels_id11, conv_panels_id12},
+    {NULL, conv_panels_act1, conv_panels_act2, conv_panels_act3, conv_panels_act4, conv_panels_act5, conv_panels_act6,
+     conv_panels_act7, conv_panels_act8, conv_panels_act9, conv_panels_act10, conv_panels_act11, conv_panels_act12},
 };
 
 /* The pass starting at panel column n0: *n1 past its last panel, *floats its packed size (at
@@ -247,14 +251,18 @@ static void block_runs(const gl_conv2d_params *p, const float *input, size_t iy,
     }
 }
 
-void gl_f32_conv2d_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
-                                 const float *residual, float *output, size_t row_begin, size_t row_end) {
+GL_AVX512 void gl_f32_conv2d_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                                           const float *residual, float *output, size_t row_begin,
+                                           size_t row_end) {
     assert(gl_f32_conv2d_dense_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
 
     const size_t out_w = p->out_w, nc = p->out_c;
     const size_t panel_k = p->kernel_h * p->kernel_w * p->in_c;
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_avx512_epilogue ep = gl_avx512_epilogue_of(&e);
+    const tile_fn *const conv_tiles = conv_tiles_by_act[GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH];
     /* Blocks of a row: as few as MR allows, their sizes within one of each other (56 = 12 + 4 × 11,
      * 28 = 10 + 9 + 9), so no block is left with a few pixels' worth of FMA chains. */
     const size_t nblocks = (out_w + MR - 1) / MR, base = out_w / nblocks, bigger = out_w % nblocks;
@@ -281,7 +289,7 @@ void gl_f32_conv2d_12x32__avx512(const gl_conv2d_params *p, const float *input, 
                 const size_t mr = base + (b < bigger);
                 block_runs(p, input, iy, ky0, ky1, x, mr, stage, &rs);
                 conv_tiles[mr](&rs, w0, n0, n1, nc, panel_k, orow + x * nc,
-                               rrow != NULL ? rrow + x * nc : NULL, p->output_min, p->output_max, &pf);
+                               rrow != NULL ? rrow + x * nc : NULL, &ep, &pf);
                 x += mr;
             }
         }

@@ -72,9 +72,9 @@ typedef struct {
  * MRT pixels × one panel of NV vectors; w: the panel's weights (after its bias), `last` the
  * last vector's real lanes. Window row ky0 of taps `t` is row 0 of `w` here (w starts there).
  */
-GL_AVX512_INLINE void chw_tile(const size_t MRT, const size_t NV, const taps *t, size_t C, size_t kw,
+GL_AVX512_INLINE void chw_tile(const int ACT, const size_t MRT, const size_t NV, const taps *t, size_t C, size_t kw,
                                const float *bias, const float *w, float *c, size_t ldc,
-                               const float *r, __m512 lo, __m512 hi, __mmask16 last) {
+                               const float *r, const gl_avx512_epilogue *ep, __mmask16 last) {
     const size_t width = NV * 16;
     __m512 acc[MR][2];
     GL_UNROLL for (size_t i = 0; i < MRT; i++)
@@ -93,30 +93,36 @@ GL_AVX512_INLINE void chw_tile(const size_t MRT, const size_t NV, const taps *t,
             }
         }
     }
-    gl_avx512_store_block(MRT, NV, acc, c, ldc, r, lo, hi, last);
+    gl_avx512_store_block(ACT, MRT, NV, acc, c, ldc, r, ep, last);
 }
 
 typedef void (*tile_fn)(const taps *t, size_t C, size_t kw, const float *bias, const float *w, float *c,
-                        size_t ldc, const float *r, float lo, float hi, size_t width, __mmask16 last);
+                        size_t ldc, const float *r, const gl_avx512_epilogue *ep, size_t width, __mmask16 last);
 
-#define CHW_TILE(mrt)                                                                                   \
-    GL_AVX512 static void chw_tile_##mrt(const taps *t, size_t C, size_t kw, const float *bias,          \
-                                         const float *w, float *c, size_t ldc, const float *r, float lo, \
-                                         float hi, size_t width, __mmask16 last) {                       \
-        const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);                                 \
-        if (width == 32) chw_tile(mrt, 2, t, C, kw, bias, w, c, ldc, r, vlo, vhi, last);                  \
-        else chw_tile(mrt, 1, t, C, kw, bias, w, c, ldc, r, vlo, vhi, last);                              \
+/* As the clamp-only tile (id) and the activation one (act): GL_TILE_ACTIVATION. The epilogue is
+ * copied first, so that no pointer to it stays live through the k-loop. */
+#define CHW_TILE(mrt, act, ACT)                                                                           \
+    GL_AVX512 static void chw_tile_##act##mrt(const taps *t, size_t C, size_t kw, const float *bias,       \
+                                              const float *w, float *c, size_t ldc, const float *r,        \
+                                              const gl_avx512_epilogue *ep, size_t width, __mmask16 last) {\
+        const gl_avx512_epilogue e = *ep;                                                                  \
+        if (width == 32) chw_tile(ACT, mrt, 2, t, C, kw, bias, w, c, ldc, r, &e, last);                    \
+        else chw_tile(ACT, mrt, 1, t, C, kw, bias, w, c, ldc, r, &e, last);                                \
     }
-CHW_TILE(1) CHW_TILE(2) CHW_TILE(3) CHW_TILE(4) CHW_TILE(5) CHW_TILE(6)
-CHW_TILE(7) CHW_TILE(8) CHW_TILE(9) CHW_TILE(10) CHW_TILE(11) CHW_TILE(12)
+#define CHW_TILE_BOTH(mrt) CHW_TILE(mrt, id, GL_ACTIVATION_IDENTITY) CHW_TILE(mrt, act, GL_ACTIVATION_HARDSWISH)
+CHW_TILE_BOTH(1) CHW_TILE_BOTH(2) CHW_TILE_BOTH(3) CHW_TILE_BOTH(4) CHW_TILE_BOTH(5) CHW_TILE_BOTH(6)
+CHW_TILE_BOTH(7) CHW_TILE_BOTH(8) CHW_TILE_BOTH(9) CHW_TILE_BOTH(10) CHW_TILE_BOTH(11) CHW_TILE_BOTH(12)
 
-static const tile_fn chw_tiles[MR + 1] = {
-    NULL, chw_tile_1, chw_tile_2, chw_tile_3, chw_tile_4, chw_tile_5, chw_tile_6,
-    chw_tile_7, chw_tile_8, chw_tile_9, chw_tile_10, chw_tile_11, chw_tile_12,
+static const tile_fn chw_tiles_by_act[2][MR + 1] = {
+    {NULL, chw_tile_id1, chw_tile_id2, chw_tile_id3, chw_tile_id4, chw_tile_id5, chw_tile_id6,
+     chw_tile_id7, chw_tile_id8, chw_tile_id9, chw_tile_id10, chw_tile_id11, chw_tile_id12},
+    {NULL, chw_tile_act1, chw_tile_act2, chw_tile_act3, chw_tile_act4, chw_tile_act5, chw_tile_act6,
+     chw_tile_act7, chw_tile_act8, chw_tile_act9, chw_tile_act10, chw_tile_act11, chw_tile_act12},
 };
 
-void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
-                                     const float *residual, float *output, size_t row_begin, size_t row_end) {
+GL_AVX512 void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
+                                               const float *residual, float *output, size_t row_begin,
+                                               size_t row_end) {
     assert(gl_f32_conv2d_chw_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
@@ -124,6 +130,9 @@ void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *inp
     const size_t in_h = p->in_h, in_w = p->in_w, C = p->in_c, out_w = p->out_w, nc = p->out_c;
     const size_t kh = p->kernel_h, kw = p->kernel_w, sw = p->stride_w;
     const ptrdiff_t pl = (ptrdiff_t)p->pad_left;
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_avx512_epilogue ep = gl_avx512_epilogue_of(&e);
+    const tile_fn *const chw_tiles = chw_tiles_by_act[GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH];
 
     /* Output columns [xa, xb) have every window column inside the image. */
     size_t xa = 0, xb;
@@ -164,8 +173,7 @@ void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *inp
                     else
                         t.nky = 0; /* only padding under this pixel's window: the bias alone */
                     chw_tiles[mr](&t, C, kw, panel, w, orow + x * nc + n0, nc,
-                                  rrow != NULL ? rrow + x * nc + n0 : NULL, p->output_min, p->output_max,
-                                  width, last);
+                                  rrow != NULL ? rrow + x * nc + n0 : NULL, &ep, width, last);
                     t.nky = ky1 - ky0;
                     x += mr;
                 }

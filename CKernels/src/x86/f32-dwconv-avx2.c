@@ -31,15 +31,39 @@
 
 #define NX 8
 
-/* Epilogue of one pixel's 8 channels; CTAIL: only the lanes of cmask exist. */
-GL_AVX2_INLINE void dw_store(const int CTAIL, float *o, const float *r, __m256 acc,
-                             __m256i cmask, __m256 lo, __m256 hi) {
+/* Epilogue of one pixel's 8 channels (activation ACT); CTAIL: only the lanes of cmask exist. */
+GL_AVX2_INLINE void dw_store(const int ACT, const int CTAIL, float *o, const float *r, __m256 acc,
+                             __m256i cmask, const gl_avx2_epilogue *ep) {
     if (CTAIL) {
         if (r != NULL) acc = _mm256_add_ps(acc, _mm256_maskload_ps(r, cmask));
-        _mm256_maskstore_ps(o, cmask, gl_avx2_clamp(acc, lo, hi));
+        _mm256_maskstore_ps(o, cmask, gl_avx2_act(acc, ACT, ep));
     } else {
         if (r != NULL) acc = _mm256_add_ps(acc, _mm256_loadu_ps(r));
-        _mm256_storeu_ps(o, gl_avx2_clamp(acc, lo, hi));
+        _mm256_storeu_ps(o, gl_avx2_act(acc, ACT, ep));
+    }
+}
+
+/*
+ * The epilogue of the first `count` of NP vectors of accumulators, `step` floats apart in the
+ * output (the pixels of a tile, step C; or the channel blocks of one pixel, step 8), `lanes`
+ * channels each (8, or a tail's through cmask). ACT: the tiles' copy (GL_TILE_ACTIVATION):
+ * IDENTITY the clamp alone; HARDSWISH in registers, any other activation through
+ * gl_avx2_store_activation.
+ */
+GL_AVX2_INLINE void dw_store_vectors(const int ACT, const size_t NP, const int CTAIL, float *o, const float *r,
+                                     size_t step, const __m256 *acc, size_t count, __m256i cmask, size_t lanes,
+                                     const gl_avx2_epilogue *ep) {
+    if (ACT != GL_ACTIVATION_IDENTITY && __builtin_expect(ep->kind != ACT, 0)) {
+        __m256 park[NX];
+        GL_UNROLL for (size_t t = 0; t < NP; t++) park[t] = acc[t];
+        if (step == 8) gl_avx2_store_activation(1, count, park, o, 0, r, ep, (count - 1) * 8 + lanes);
+        else gl_avx2_store_activation(count, 1, park, o, step, r, ep, lanes);
+        return;
+    }
+    const gl_avx2_epilogue e = *ep; /* a copy the stores cannot alias: the bounds stay in registers */
+    GL_UNROLL for (size_t t = 0; t < NP; t++) {
+        if (t >= count) break;
+        dw_store(ACT, CTAIL, o + t * step, r != NULL ? r + t * step : NULL, acc[t], cmask, &e);
     }
 }
 
@@ -52,11 +76,11 @@ GL_AVX2_INLINE void dw_store(const int CTAIL, float *o, const float *r, __m256 a
  * image are skipped and only the first n pixels stored. CTAIL (implies
  * BORDER): the block is a channel tail, loaded and stored through cmask.
  */
-GL_AVX2_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, const int CTAIL,
+GL_AVX2_INLINE void dw_tile(const int ACT, const size_t K, const size_t S, const int BORDER, const int CTAIL,
                             const float *in, size_t C, size_t in_w, ptrdiff_t row0,
                             size_t ky0, size_t ky1, ptrdiff_t ix0, const float *wb,
-                            __m256i cmask, float *o, const float *r, size_t n,
-                            __m256 lo, __m256 hi) {
+                            __m256i cmask, size_t lanes, float *o, const float *r, size_t n,
+                            const gl_avx2_epilogue *ep) {
     const size_t NCOL = (NX - 1) * S + K;
     const size_t row_stride = in_w * C;
     __m256 acc[NX];
@@ -83,21 +107,19 @@ GL_AVX2_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, co
             }
         }
     }
-    GL_UNROLL for (size_t t = 0; t < NX; t++) {
-        if (BORDER && t >= n) break;
-        dw_store(CTAIL, o + t * C, r != NULL ? r + t * C : NULL, acc[t], cmask, lo, hi);
-    }
+    dw_store_vectors(ACT, NX, CTAIL, o, r, C, acc, BORDER ? n : NX, cmask, lanes, ep);
 }
 
 /* Rows [row_begin, row_end) of a K×K depthwise convolution with dilation 1 and
  * horizontal stride S. */
-GL_AVX2_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_params *p,
+GL_AVX2_INLINE void dw_rows(const int ACT, const size_t K, const size_t S, const gl_conv2d_params *p,
                             const float *input, const float *packed, const float *residual,
                             float *output, size_t row_begin, size_t row_end) {
     const size_t C = p->in_c, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w;
     const size_t NCOL = (NX - 1) * S + K;
     const size_t bsize = 8 * (1 + K * K);
-    const __m256 lo = _mm256_set1_ps(p->output_min), hi = _mm256_set1_ps(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_avx2_epilogue ep = gl_avx2_epilogue_of(&e);
     const size_t cfull = C / 8 * 8;
     const __m256i tmask = gl_avx2_mask(C - cfull), full = gl_avx2_mask(8);
     for (size_t y = row_begin; y < row_end; y++) {
@@ -114,16 +136,16 @@ GL_AVX2_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_para
             size_t c0 = 0;
             if (interior) {
                 for (; c0 < cfull; c0 += 8, wb += bsize)
-                    dw_tile(K, S, 0, 0, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full,
-                            o + c0, r != NULL ? r + c0 : NULL, n, lo, hi);
+                    dw_tile(ACT, K, S, 0, 0, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, 8,
+                            o + c0, r != NULL ? r + c0 : NULL, n, &ep);
             } else {
                 for (; c0 < cfull; c0 += 8, wb += bsize)
-                    dw_tile(K, S, 1, 0, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full,
-                            o + c0, r != NULL ? r + c0 : NULL, n, lo, hi);
+                    dw_tile(ACT, K, S, 1, 0, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, full, 8,
+                            o + c0, r != NULL ? r + c0 : NULL, n, &ep);
             }
             if (c0 < C)
-                dw_tile(K, S, 1, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, tmask,
-                        o + c0, r != NULL ? r + c0 : NULL, n, lo, hi);
+                dw_tile(ACT, K, S, 1, 1, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, tmask, C - cfull,
+                        o + c0, r != NULL ? r + c0 : NULL, n, &ep);
         }
     }
 }
@@ -136,11 +158,11 @@ GL_AVX2_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_para
  * row and column) over four channel blocks at a time, so that four FMA chains
  * are in flight; loads are masked only in a channel tail.
  */
-GL_AVX2_INLINE void dw_pixel_blocks(const size_t NB, const int CTAIL, const float *ip,
+GL_AVX2_INLINE void dw_pixel_blocks(const int ACT, const size_t NB, const int CTAIL, const float *ip,
                                     size_t row_step, size_t col_step, size_t nky, size_t nkx,
                                     const float *wb, const float *wp, size_t w_row_step,
-                                    size_t bsize, __m256i cmask, float *o, const float *r,
-                                    __m256 lo, __m256 hi) {
+                                    size_t bsize, __m256i cmask, size_t lanes, float *o, const float *r,
+                                    const gl_avx2_epilogue *ep) {
     __m256 acc[4];
     GL_UNROLL for (size_t b = 0; b < NB; b++) acc[b] = _mm256_loadu_ps(wb + b * bsize);
     for (size_t ky = 0; ky < nky; ky++, ip += row_step, wp += w_row_step) {
@@ -152,11 +174,10 @@ GL_AVX2_INLINE void dw_pixel_blocks(const size_t NB, const int CTAIL, const floa
             }
         }
     }
-    GL_UNROLL for (size_t b = 0; b < NB; b++)
-        dw_store(CTAIL, o + 8 * b, r != NULL ? r + 8 * b : NULL, acc[b], cmask, lo, hi);
+    dw_store_vectors(ACT, NB, CTAIL, o, r, 8, acc, NB, cmask, lanes, ep);
 }
 
-GL_AVX2_INLINE void dw_generic(const gl_conv2d_params *p, const float *input, const float *packed,
+GL_AVX2_INLINE void dw_generic(const int ACT, const gl_conv2d_params *p, const float *input, const float *packed,
                                const float *residual, float *output, size_t row_begin,
                                size_t row_end) {
     const size_t C = p->in_c, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w;
@@ -165,7 +186,8 @@ GL_AVX2_INLINE void dw_generic(const gl_conv2d_params *p, const float *input, co
     const size_t cfull = C / 8 * 8;
     const size_t row_step = dh * in_w * C, col_step = dw * C;
     const __m256i cmask = gl_avx2_mask(C - cfull);
-    const __m256 lo = _mm256_set1_ps(p->output_min), hi = _mm256_set1_ps(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_avx2_epilogue ep = gl_avx2_epilogue_of(&e);
     for (size_t y = row_begin; y < row_end; y++) {
         const ptrdiff_t iy0 = (ptrdiff_t)(y * p->stride_h) - (ptrdiff_t)p->pad_top;
         size_t ky0, ky1;
@@ -187,18 +209,18 @@ GL_AVX2_INLINE void dw_generic(const gl_conv2d_params *p, const float *input, co
             size_t c0 = 0;
             for (; c0 + 32 <= cfull; c0 += 32) {
                 const float *wb = packed + c0 / 8 * bsize;
-                dw_pixel_blocks(4, 0, ip + c0, row_step, col_step, nky, nkx, wb, wb + wt, kw * 8,
-                                bsize, cmask, o + c0, r != NULL ? r + c0 : NULL, lo, hi);
+                dw_pixel_blocks(ACT, 4, 0, ip + c0, row_step, col_step, nky, nkx, wb, wb + wt, kw * 8,
+                                bsize, cmask, 8, o + c0, r != NULL ? r + c0 : NULL, &ep);
             }
             for (; c0 < cfull; c0 += 8) {
                 const float *wb = packed + c0 / 8 * bsize;
-                dw_pixel_blocks(1, 0, ip + c0, row_step, col_step, nky, nkx, wb, wb + wt, kw * 8,
-                                bsize, cmask, o + c0, r != NULL ? r + c0 : NULL, lo, hi);
+                dw_pixel_blocks(ACT, 1, 0, ip + c0, row_step, col_step, nky, nkx, wb, wb + wt, kw * 8,
+                                bsize, cmask, 8, o + c0, r != NULL ? r + c0 : NULL, &ep);
             }
             if (c0 < C) {
                 const float *wb = packed + c0 / 8 * bsize;
-                dw_pixel_blocks(1, 1, ip + c0, row_step, col_step, nky, nkx, wb, wb + wt, kw * 8,
-                                bsize, cmask, o + c0, r != NULL ? r + c0 : NULL, lo, hi);
+                dw_pixel_blocks(ACT, 1, 1, ip + c0, row_step, col_step, nky, nkx, wb, wb + wt, kw * 8,
+                                bsize, cmask, C - cfull, o + c0, r != NULL ? r + c0 : NULL, &ep);
             }
         }
     }
@@ -206,22 +228,15 @@ GL_AVX2_INLINE void dw_generic(const gl_conv2d_params *p, const float *input, co
 
 /* ------------------------------------------------------------------------ */
 
-GL_AVX2 static void dw_3x3s1(const gl_conv2d_params *p, const float *i, const float *w,
-                             const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(3, 1, p, i, w, r, o, y0, y1);
-}
-GL_AVX2 static void dw_3x3s2(const gl_conv2d_params *p, const float *i, const float *w,
-                             const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(3, 2, p, i, w, r, o, y0, y1);
-}
-GL_AVX2 static void dw_5x5s1(const gl_conv2d_params *p, const float *i, const float *w,
-                             const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(5, 1, p, i, w, r, o, y0, y1);
-}
-GL_AVX2 static void dw_5x5s2(const gl_conv2d_params *p, const float *i, const float *w,
-                             const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(5, 2, p, i, w, r, o, y0, y1);
-}
+/* The row-tiled kernels, as clamp-only tiles (id) and as activation ones (act):
+ * GL_TILE_ACTIVATION. */
+#define DW_ROWS(name, K, S, act, ACT)                                                              \
+    GL_AVX2 static void name##_##act(const gl_conv2d_params *p, const float *i, const float *w,      \
+                                     const float *r, float *o, size_t y0, size_t y1) {              \
+        dw_rows(ACT, K, S, p, i, w, r, o, y0, y1);                                                   \
+    }
+#define DW_ROWS_BOTH(name, K, S) DW_ROWS(name, K, S, id, GL_ACTIVATION_IDENTITY) DW_ROWS(name, K, S, act, GL_ACTIVATION_HARDSWISH)
+DW_ROWS_BOTH(dw_3x3s1, 3, 1) DW_ROWS_BOTH(dw_3x3s2, 3, 2) DW_ROWS_BOTH(dw_5x5s1, 5, 1) DW_ROWS_BOTH(dw_5x5s2, 5, 2)
 
 GL_AVX2 void gl_f32_dwconv_kxk__avx2(const gl_conv2d_params *p, const float *input,
                                      const float *packed, const float *residual, float *output,
@@ -229,7 +244,10 @@ GL_AVX2 void gl_f32_dwconv_kxk__avx2(const gl_conv2d_params *p, const float *inp
     assert(gl_f32_dwconv_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
-    dw_generic(p, input, packed, residual, output, row_begin, row_end);
+    if (GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH)
+        dw_generic(GL_ACTIVATION_HARDSWISH, p, input, packed, residual, output, row_begin, row_end);
+    else
+        dw_generic(GL_ACTIVATION_IDENTITY, p, input, packed, residual, output, row_begin, row_end);
 }
 
 void gl_f32_dwconv_3x3__avx2(const gl_conv2d_params *p, const float *input,
@@ -238,9 +256,10 @@ void gl_f32_dwconv_3x3__avx2(const gl_conv2d_params *p, const float *input,
     assert(gl_f32_dwconv_3x3_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
+    const int act = GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH;
     if (!gl_dwconv_row_tiled(p)) gl_f32_dwconv_kxk__avx2(p, input, packed, residual, output, row_begin, row_end);
-    else if (p->stride_w == 1) dw_3x3s1(p, input, packed, residual, output, row_begin, row_end);
-    else dw_3x3s2(p, input, packed, residual, output, row_begin, row_end);
+    else if (p->stride_w == 1) (act ? dw_3x3s1_act : dw_3x3s1_id)(p, input, packed, residual, output, row_begin, row_end);
+    else (act ? dw_3x3s2_act : dw_3x3s2_id)(p, input, packed, residual, output, row_begin, row_end);
 }
 
 void gl_f32_dwconv_5x5__avx2(const gl_conv2d_params *p, const float *input,
@@ -249,9 +268,10 @@ void gl_f32_dwconv_5x5__avx2(const gl_conv2d_params *p, const float *input,
     assert(gl_f32_dwconv_5x5_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
+    const int act = GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH;
     if (!gl_dwconv_row_tiled(p)) gl_f32_dwconv_kxk__avx2(p, input, packed, residual, output, row_begin, row_end);
-    else if (p->stride_w == 1) dw_5x5s1(p, input, packed, residual, output, row_begin, row_end);
-    else dw_5x5s2(p, input, packed, residual, output, row_begin, row_end);
+    else if (p->stride_w == 1) (act ? dw_5x5s1_act : dw_5x5s1_id)(p, input, packed, residual, output, row_begin, row_end);
+    else (act ? dw_5x5s2_act : dw_5x5s2_id)(p, input, packed, residual, output, row_begin, row_end);
 }
 
 #endif

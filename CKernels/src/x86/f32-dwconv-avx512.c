@@ -29,20 +29,50 @@ int gl_f32_dwconv_5x5_tiled_supports(const gl_conv2d_params *p) {
 }
 
 /*
+ * The epilogue of H rows × the first `count` of NX pixels of one 16-channel block (pixels C
+ * floats apart, rows out_row, the real channels in mask): + residual, activation and clamp,
+ * masked store. ACT: the tiles' copy (GL_TILE_ACTIVATION): IDENTITY the clamp alone;
+ * HARDSWISH in registers, any other activation through gl_avx512_store_activation, a row at a
+ * time.
+ */
+GL_AVX512_INLINE void dw_store(const int ACT, const size_t H, __m512 (*acc)[NX], float *o, const float *r,
+                               size_t C, size_t out_row, size_t count, __mmask16 mask,
+                               const gl_avx512_epilogue *ep) {
+    if (ACT != GL_ACTIVATION_IDENTITY && __builtin_expect(ep->kind != ACT, 0)) {
+        __m512 park[2][NX];
+        GL_UNROLL for (size_t h = 0; h < H; h++)
+            GL_UNROLL for (size_t t = 0; t < NX; t++) park[h][t] = acc[h][t];
+        const size_t lanes = (size_t)__builtin_popcount(mask);
+        for (size_t h = 0; h < H; h++)
+            gl_avx512_store_activation(count, 1, park[h], o + h * out_row, C, r != NULL ? r + h * out_row : NULL,
+                                       ep, lanes);
+        return;
+    }
+    const gl_avx512_epilogue e = *ep; /* a copy the stores cannot alias: the bounds stay in registers */
+    GL_UNROLL for (size_t h = 0; h < H; h++)
+        GL_UNROLL for (size_t t = 0; t < NX; t++) {
+            if (t >= count) break;
+            __m512 x = acc[h][t];
+            if (r != NULL) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, r + h * out_row + t * C));
+            _mm512_mask_storeu_ps(o + h * out_row + t * C, mask, gl_avx512_act(x, ACT, &e));
+        }
+}
+
+/*
  * NX pixels of one output row, one block of 16 channels (mask: its real
  * lanes): K×K window, horizontal stride S, window rows [ky0, ky1) inside the
  * image. BORDER: columns outside the image are skipped and only the first n
  * pixels stored.
  */
-GL_AVX512_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, const float *in,
+GL_AVX512_INLINE void dw_tile(const int ACT, const size_t K, const size_t S, const int BORDER, const float *in,
                               size_t C, size_t in_w, ptrdiff_t row0, size_t ky0, size_t ky1,
                               ptrdiff_t ix0, const float *wb, __mmask16 mask, float *o,
-                              const float *r, size_t n, __m512 lo, __m512 hi, gl_prefetch_window *pf) {
+                              const float *r, size_t n, const gl_avx512_epilogue *ep, gl_prefetch_window *pf) {
     const size_t NCOL = (NX - 1) * S + K;
     const size_t row_stride = in_w * C;
-    __m512 acc[NX];
+    __m512 acc[1][NX];
     const __m512 bias = _mm512_loadu_ps(wb);
-    GL_UNROLL for (size_t t = 0; t < NX; t++) acc[t] = bias;
+    GL_UNROLL for (size_t t = 0; t < NX; t++) acc[0][t] = bias;
     const char *line = pf->cursor, *const line_end = pf->end;
     for (size_t ky = ky0; ky < ky1; ky++) {
         gl_prefetch_line(&line, line_end); /* the next layer's weights (gl_prefetch_next) */
@@ -61,18 +91,12 @@ GL_AVX512_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, 
             }
             GL_UNROLL for (size_t t = 0; t < NX; t++) {
                 const size_t kx = j - t * S; /* wraps around when t*S > j */
-                if (t * S <= j && kx < K) acc[t] = _mm512_fmadd_ps(v, wk[kx], acc[t]);
+                if (t * S <= j && kx < K) acc[0][t] = _mm512_fmadd_ps(v, wk[kx], acc[0][t]);
             }
         }
     }
     pf->cursor = line;
-    GL_UNROLL for (size_t t = 0; t < NX; t++) {
-        if (BORDER && t >= n) break;
-        __m512 x = acc[t];
-        if (r != NULL) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, r + t * C));
-        /* bound first: MAXPS/MINPS pass their second operand on NaN, so a NaN sum survives */
-        _mm512_mask_storeu_ps(o + t * C, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
-    }
+    dw_store(ACT, 1, acc, o, r, C, 0, BORDER ? n : NX, mask, ep);
 }
 
 /*
@@ -83,9 +107,9 @@ GL_AVX512_INLINE void dw_tile(const size_t K, const size_t S, const int BORDER, 
  * (bench_kernels): 10-25% faster from 64 channels up (14x14x480: 0.025 -> 0.020 ms), but
  * slower at 32 channels (112x112x32) and at stride 2, which keep the one-row tile.
  */
-GL_AVX512_INLINE void dw_tile2(const int BORDER, const float *in, size_t C, size_t in_w, ptrdiff_t row0,
+GL_AVX512_INLINE void dw_tile2(const int ACT, const int BORDER, const float *in, size_t C, size_t in_w, ptrdiff_t row0,
                                ptrdiff_t ix0, const float *wb, __mmask16 mask, float *o, size_t out_row,
-                               const float *r, size_t n, __m512 lo, __m512 hi, gl_prefetch_window *pf) {
+                               const float *r, size_t n, const gl_avx512_epilogue *ep, gl_prefetch_window *pf) {
     enum { K = 3, NCOL = NX + K - 1 };
     const size_t row_stride = in_w * C;
     __m512 acc[2][NX], wk[K][K];
@@ -112,13 +136,7 @@ GL_AVX512_INLINE void dw_tile2(const int BORDER, const float *in, size_t C, size
         }
     }
     pf->cursor = line;
-    GL_UNROLL for (size_t h = 0; h < 2; h++)
-        GL_UNROLL for (size_t t = 0; t < NX; t++) {
-            if (BORDER && t >= n) break;
-            __m512 x = acc[h][t];
-            if (r != NULL) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, r + h * out_row + t * C));
-            _mm512_mask_storeu_ps(o + h * out_row + t * C, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
-        }
+    dw_store(ACT, 2, acc, o, r, C, out_row, BORDER ? n : NX, mask, ep);
 }
 
 /*
@@ -126,9 +144,10 @@ GL_AVX512_INLINE void dw_tile2(const int BORDER, const float *in, size_t C, size
  * inside the image vertically: dw_tile2): tiles of NX pixels, each for every 16-channel block;
  * interior tiles of whole blocks skip the edge tests.
  */
-GL_AVX512_INLINE void dw_row(const size_t K, const size_t S, const int PAIR, const gl_conv2d_params *p,
+GL_AVX512_INLINE void dw_row(const int ACT, const size_t K, const size_t S, const int PAIR, const gl_conv2d_params *p,
                              const float *input, const float *packed, const float *residual, float *output,
-                             size_t y, size_t ky0, size_t ky1, __m512 lo, __m512 hi, gl_prefetch_window *pf) {
+                             size_t y, size_t ky0, size_t ky1, const gl_avx512_epilogue *ep,
+                             gl_prefetch_window *pf) {
     const size_t C = p->in_c, in_w = p->in_w, out_w = p->out_w, out_row = out_w * C;
     const size_t NCOL = (NX - 1) * S + K, bsize = 16 * (1 + K * K), cfull = C / 16 * 16;
     const __mmask16 full = 0xFFFF, tail = (__mmask16)((1u << (C - cfull)) - 1u);
@@ -143,10 +162,10 @@ GL_AVX512_INLINE void dw_row(const size_t K, const size_t S, const int PAIR, con
         size_t c0 = 0;
 #define DW_TILE(border, mask)                                                                              \
     do {                                                                                                   \
-        if (PAIR) dw_tile2(border, input + c0, C, in_w, row0, ix0, wb, mask, o + c0, out_row,              \
-                           r != NULL ? r + c0 : NULL, n, lo, hi, pf);                                      \
-        else dw_tile(K, S, border, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, mask, o + c0,             \
-                     r != NULL ? r + c0 : NULL, n, lo, hi, pf);                                            \
+        if (PAIR) dw_tile2(ACT, border, input + c0, C, in_w, row0, ix0, wb, mask, o + c0, out_row,              \
+                           r != NULL ? r + c0 : NULL, n, ep, pf);                                          \
+        else dw_tile(ACT, K, S, border, input + c0, C, in_w, row0, ky0, ky1, ix0, wb, mask, o + c0,             \
+                     r != NULL ? r + c0 : NULL, n, ep, pf);                                                \
     } while (0)
         if (interior) {
             for (; c0 < cfull; c0 += 16, wb += bsize) DW_TILE(0, full);
@@ -159,50 +178,44 @@ GL_AVX512_INLINE void dw_row(const size_t K, const size_t S, const int PAIR, con
 }
 
 /* Rows [row_begin, row_end) of a K×K depthwise convolution, dilation 1, horizontal stride S. */
-GL_AVX512_INLINE void dw_rows(const size_t K, const size_t S, const gl_conv2d_params *p,
+GL_AVX512_INLINE void dw_rows(const int ACT, const size_t K, const size_t S, const gl_conv2d_params *p,
                               const float *input, const float *packed, const float *residual,
                               float *output, size_t row_begin, size_t row_end) {
-    const __m512 lo = _mm512_set1_ps(p->output_min), hi = _mm512_set1_ps(p->output_max);
+    const gl_epilogue e = gl_epilogue_of(p);
+    const gl_avx512_epilogue ep = gl_avx512_epilogue_of(&e);
     const int pairs = K == 3 && S == 1 && p->stride_h == 1 && p->in_c >= 64;
     gl_prefetch_window *const thread_pf = gl_prefetch_window_of_thread();
     gl_prefetch_window pf = *thread_pf;
     for (size_t y = row_begin; y < row_end; y++) {
         const ptrdiff_t row0 = (ptrdiff_t)(y * p->stride_h) - (ptrdiff_t)p->pad_top;
         if (pairs && y + 1 < row_end && row0 >= 0 && row0 + 4 <= (ptrdiff_t)p->in_h) {
-            dw_row(K, S, 1, p, input, packed, residual, output, y++, 0, K, lo, hi, &pf);
+            dw_row(ACT, K, S, 1, p, input, packed, residual, output, y++, 0, K, &ep, &pf);
             continue;
         }
         size_t ky0, ky1;
         gl_tap_range(row0, 1, K, p->in_h, &ky0, &ky1);
-        dw_row(K, S, 0, p, input, packed, residual, output, y, ky0, ky1, lo, hi, &pf);
+        dw_row(ACT, K, S, 0, p, input, packed, residual, output, y, ky0, ky1, &ep, &pf);
     }
     *thread_pf = pf;
 }
 
-GL_AVX512 static void dw_3x3s1(const gl_conv2d_params *p, const float *i, const float *w,
-                               const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(3, 1, p, i, w, r, o, y0, y1);
-}
-GL_AVX512 static void dw_3x3s2(const gl_conv2d_params *p, const float *i, const float *w,
-                               const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(3, 2, p, i, w, r, o, y0, y1);
-}
-GL_AVX512 static void dw_5x5s1(const gl_conv2d_params *p, const float *i, const float *w,
-                               const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(5, 1, p, i, w, r, o, y0, y1);
-}
-GL_AVX512 static void dw_5x5s2(const gl_conv2d_params *p, const float *i, const float *w,
-                               const float *r, float *o, size_t y0, size_t y1) {
-    dw_rows(5, 2, p, i, w, r, o, y0, y1);
-}
+/* The kernels, as clamp-only tiles (id) and as activation ones (act): GL_TILE_ACTIVATION. */
+#define DW_ROWS(name, K, S, act, ACT)                                                              \
+    GL_AVX512 static void name##_##act(const gl_conv2d_params *p, const float *i, const float *w,    \
+                                       const float *r, float *o, size_t y0, size_t y1) {            \
+        dw_rows(ACT, K, S, p, i, w, r, o, y0, y1);                                                   \
+    }
+#define DW_ROWS_BOTH(name, K, S) DW_ROWS(name, K, S, id, GL_ACTIVATION_IDENTITY) DW_ROWS(name, K, S, act, GL_ACTIVATION_HARDSWISH)
+DW_ROWS_BOTH(dw_3x3s1, 3, 1) DW_ROWS_BOTH(dw_3x3s2, 3, 2) DW_ROWS_BOTH(dw_5x5s1, 5, 1) DW_ROWS_BOTH(dw_5x5s2, 5, 2)
 
 void gl_f32_dwconv_3x3__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
                                const float *residual, float *output, size_t row_begin, size_t row_end) {
     assert(gl_f32_dwconv_3x3_tiled_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
-    if (p->stride_w == 1) dw_3x3s1(p, input, packed, residual, output, row_begin, row_end);
-    else dw_3x3s2(p, input, packed, residual, output, row_begin, row_end);
+    const int act = GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH;
+    if (p->stride_w == 1) (act ? dw_3x3s1_act : dw_3x3s1_id)(p, input, packed, residual, output, row_begin, row_end);
+    else (act ? dw_3x3s2_act : dw_3x3s2_id)(p, input, packed, residual, output, row_begin, row_end);
 }
 
 void gl_f32_dwconv_5x5__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
@@ -210,8 +223,9 @@ void gl_f32_dwconv_5x5__avx512(const gl_conv2d_params *p, const float *input, co
     assert(gl_f32_dwconv_5x5_tiled_supports(p));
     assert(gl_conv2d_rows_valid(p, row_begin, row_end));
     assert(input != NULL && packed != NULL && output != NULL);
-    if (p->stride_w == 1) dw_5x5s1(p, input, packed, residual, output, row_begin, row_end);
-    else dw_5x5s2(p, input, packed, residual, output, row_begin, row_end);
+    const int act = GL_TILE_ACTIVATION(p->activation) == GL_ACTIVATION_HARDSWISH;
+    if (p->stride_w == 1) (act ? dw_5x5s1_act : dw_5x5s1_id)(p, input, packed, residual, output, row_begin, row_end);
+    else (act ? dw_5x5s2_act : dw_5x5s2_id)(p, input, packed, residual, output, row_begin, row_end);
 }
 
 #endif

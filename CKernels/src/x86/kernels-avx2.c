@@ -33,6 +33,8 @@ const gl_kernels gl_avx2_kernels = {
     .maxpool2d = gl_f32_maxpool2d__avx2,
     .avgpool2d = gl_f32_avgpool2d__avx2,
     .global_avgpool = gl_f32_global_avgpool__avx2,
+    .activation = gl_f32_activation__avx2,
+    .channel_scale = gl_f32_channel_scale__avx2,
     .gemm = gl_f32_gemm__avx2,
 };
 
