@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
     printf("conv epilogue: %s, then the clamp\n\n", activations[activation]);
 
     double total[NETS][8] = {{0}};
-    printf("%-27s %3s %-7s %-31s %9s %8s %7s %8s %6s\n", "shape", "n", "variant", "kernel", "median ms",
+    printf("%-27s %3s %-7s %-39s %9s %8s %7s %8s %6s\n", "shape", "n", "variant", "kernel", "median ms",
            "GFLOP/s", "% peak", "x scalar", "x avx2");
     for (size_t s = 0; s < SHAPES; s++) {
         const struct shape *sh = &shapes[s];
@@ -291,7 +291,7 @@ int main(int argc, char **argv) {
                 char ratio[16] = "", ab[16] = "";
                 if (scalar_time > 0.0) snprintf(ratio, sizeof ratio, "%.2f", scalar_time / t);
                 if (avx2_time > 0.0) snprintf(ab, sizeof ab, "%.2f", avx2_time / t);
-                printf("%-27s %3d %-7s %-31s %9.4f %8.2f %7.1f %8s %6s%s\n", sh->name, sh->count, ks->variant,
+                printf("%-27s %3d %-7s %-39s %9.4f %8.2f %7.1f %8s %6s%s\n", sh->name, sh->count, ks->variant,
                        k ? k->name : "global_avgpool", t * 1e3, flops / t * 1e-9,
                        100.0 * flops / t * 1e-9 / peak, ratio, ab, all && selected && k ? " (selected)" : "");
             }
