@@ -84,8 +84,9 @@ typedef struct gl_pool2d_params {
 } gl_pool2d_params;
 
 /*
- * Every kernel of one variant. The engine reads kernels only through the
- * active table (gl_kernels_active), so switching variants is one call.
+ * Every kernel of one variant. The engine picks a table per model when it loads (by name, or
+ * the best the CPU runs: see gl_kernels_variant) and keeps it, so two models can run two
+ * variants side by side; the process-wide "active" table below is for C callers only.
  */
 typedef struct gl_kernels {
     const char *variant;
@@ -135,7 +136,8 @@ const gl_kernels *gl_kernels_variant(size_t index);
 /* 1 if this CPU can run the variant. */
 int gl_kernels_variant_supported(const gl_kernels *kernels);
 
-/* The table in use: the best the CPU supports unless gl_kernels_select chose one. */
+/* A process-wide default for C callers (the test driver): the best the CPU supports unless
+ * gl_kernels_select chose one. The engine never reads it. */
 const gl_kernels *gl_kernels_active(void);
 /* Makes `variant` ("scalar", "avx2", "avx512", "neon") active. 0 on success, -1 if unknown
  * to this build, -2 if this CPU cannot run it. */

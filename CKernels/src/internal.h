@@ -199,7 +199,7 @@ void gl_f32_gemm_scalar(size_t m, size_t n, size_t k, float alpha,
                         const float *b, size_t b_rs, size_t b_cs,
                         float beta, float *c, size_t ldc);
 
-/* ---- AVX2+FMA kernels (src/x86/, x86_64 only): next issue ---- */
-/* ---- NEON kernels (src/arm/, aarch64 only): next issue ---- */
+/* The AVX2+FMA and AVX-512 kernels are declared in src/x86/avx2.h and avx512.h, the NEON ones
+ * in src/arm/neon.h: only their files and their tables include those. */
 
 #endif
