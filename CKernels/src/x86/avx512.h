@@ -147,12 +147,22 @@ void gl_f32_dwconv_3x3__avx512(const gl_conv2d_params *p, const float *input, co
 void gl_f32_dwconv_5x5__avx512(const gl_conv2d_params *p, const float *input, const float *packed,
                                const float *residual, float *output, size_t row_begin, size_t row_end);
 
+/* The panels the dense and the CHW-stem kernels read (f32-conv2d-avx512.c): 32 output channels
+ * (the last of 16 when enough), each [bias[w], w[k][w]] over the kh·kw·in_c taps, ordered ky, kx, ci
+ * for NHWC windows or, with chw_order, ky, ci, kx for CHW planes. gl_f32_conv2d_packed_size_x32
+ * sizes both. */
+void gl_avx512_pack_taps_x32(const gl_conv2d_params *p, const float *weights_oihw, const float *bias,
+                             float *packed, int chw_order);
+/* Floats of one such panel `width` channels wide. */
+static inline size_t gl_avx512_panel_floats_x32(const gl_conv2d_params *p, size_t width) {
+    return width * (1 + p->kernel_h * p->kernel_w * p->in_c);
+}
+
 /* ---- f32-conv2d-chw-avx512.c: a first convolution read from the caller's CHW image (input_chw,
  * groups 1, dilation 1, at most GL_CONV2D_CHW_MAX_CHANNELS channels); panels of 32 output
  * channels (the last of 16 when enough), each [bias[w], w[ky][ci][kx][w]] ---- */
 #define GL_CONV2D_CHW_MAX_CHANNELS 4
 int gl_f32_conv2d_chw_supports(const gl_conv2d_params *p);
-size_t gl_f32_conv2d_chw_packed_size_x32(const gl_conv2d_params *p);
 void gl_f32_conv2d_chw_pack_x32(const gl_conv2d_params *p, const float *weights_oihw,
                                 const float *bias, float *packed);
 void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const float *input, const float *packed,

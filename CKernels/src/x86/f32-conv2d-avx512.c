@@ -62,31 +62,36 @@ int gl_f32_conv2d_dense_supports(const gl_conv2d_params *p) {
            (p->out_c + 15) / 16 * 16 * 7 <= p->out_c * 8;
 }
 
-static size_t panel_floats(const gl_conv2d_params *p, size_t width) {
-    return width * (1 + p->kernel_h * p->kernel_w * p->in_c);
-}
-
 size_t gl_f32_conv2d_packed_size_x32(const gl_conv2d_params *p) {
     size_t size = 0;
     for (size_t n0 = 0; n0 < p->out_c; n0 += gl_avx512_width_x32(p->out_c, n0))
-        size += panel_floats(p, gl_avx512_width_x32(p->out_c, n0));
+        size += gl_avx512_panel_floats_x32(p, gl_avx512_width_x32(p->out_c, n0));
     return size;
+}
+
+void gl_avx512_pack_taps_x32(const gl_conv2d_params *p, const float *weights_oihw, const float *bias,
+                             float *packed, int chw_order) {
+    assert(weights_oihw != NULL && packed != NULL);
+    const size_t C = p->in_c, kh = p->kernel_h, kw = p->kernel_w, nc = p->out_c;
+    /* Within a window row: kx then ci (NHWC windows) or ci then kx (CHW planes). */
+    const size_t outer = chw_order ? C : kw, inner = chw_order ? kw : C;
+    for (size_t n0 = 0; n0 < nc; n0 += gl_avx512_width_x32(nc, n0)) {
+        const size_t w = gl_avx512_width_x32(nc, n0);
+        for (size_t j = 0; j < w; j++) *packed++ = (n0 + j < nc && bias != NULL) ? bias[n0 + j] : 0.0f;
+        for (size_t ky = 0; ky < kh; ky++)
+            for (size_t o = 0; o < outer; o++)
+                for (size_t i = 0; i < inner; i++) {
+                    const size_t ci = chw_order ? o : i, kx = chw_order ? i : o;
+                    for (size_t j = 0; j < w; j++)
+                        *packed++ = n0 + j < nc ? weights_oihw[(((n0 + j) * C + ci) * kh + ky) * kw + kx] : 0.0f;
+                }
+    }
 }
 
 void gl_f32_conv2d_pack_x32(const gl_conv2d_params *p, const float *weights_oihw,
                             const float *bias, float *packed) {
     assert(gl_f32_conv2d_dense_supports(p));
-    assert(weights_oihw != NULL && packed != NULL);
-    const size_t C = p->in_c, kh = p->kernel_h, kw = p->kernel_w, nc = p->out_c;
-    for (size_t n0 = 0; n0 < nc; n0 += gl_avx512_width_x32(nc, n0)) {
-        const size_t w = gl_avx512_width_x32(nc, n0);
-        for (size_t j = 0; j < w; j++) *packed++ = (n0 + j < nc && bias != NULL) ? bias[n0 + j] : 0.0f;
-        for (size_t ky = 0; ky < kh; ky++)
-            for (size_t kx = 0; kx < kw; kx++)
-                for (size_t ci = 0; ci < C; ci++)
-                    for (size_t j = 0; j < w; j++)
-                        *packed++ = n0 + j < nc ? weights_oihw[(((n0 + j) * C + ci) * kh + ky) * kw + kx] : 0.0f;
-    }
+    gl_avx512_pack_taps_x32(p, weights_oihw, bias, packed, 0);
 }
 
 /*

@@ -31,31 +31,10 @@ int gl_f32_conv2d_chw_supports(const gl_conv2d_params *p) {
            (p->in_plane == 0 || p->in_plane >= p->in_h * p->in_w);
 }
 
-static size_t panel_floats(const gl_conv2d_params *p, size_t width) {
-    return width * (1 + p->kernel_h * p->in_c * p->kernel_w);
-}
-
-size_t gl_f32_conv2d_chw_packed_size_x32(const gl_conv2d_params *p) {
-    size_t size = 0;
-    for (size_t n0 = 0; n0 < p->out_c; n0 += gl_avx512_width_x32(p->out_c, n0))
-        size += panel_floats(p, gl_avx512_width_x32(p->out_c, n0));
-    return size;
-}
-
 void gl_f32_conv2d_chw_pack_x32(const gl_conv2d_params *p, const float *weights_oihw,
                                 const float *bias, float *packed) {
     assert(gl_f32_conv2d_chw_supports(p));
-    assert(weights_oihw != NULL && packed != NULL);
-    const size_t C = p->in_c, kh = p->kernel_h, kw = p->kernel_w, nc = p->out_c;
-    for (size_t n0 = 0; n0 < nc; n0 += gl_avx512_width_x32(nc, n0)) {
-        const size_t w = gl_avx512_width_x32(nc, n0);
-        for (size_t j = 0; j < w; j++) *packed++ = (n0 + j < nc && bias != NULL) ? bias[n0 + j] : 0.0f;
-        for (size_t ky = 0; ky < kh; ky++)
-            for (size_t ci = 0; ci < C; ci++)
-                for (size_t kx = 0; kx < kw; kx++)
-                    for (size_t j = 0; j < w; j++)
-                        *packed++ = n0 + j < nc ? weights_oihw[(((n0 + j) * C + ci) * kh + ky) * kw + kx] : 0.0f;
-    }
+    gl_avx512_pack_taps_x32(p, weights_oihw, bias, packed, 1);
 }
 
 /* Where a block's taps are. */
@@ -178,7 +157,7 @@ GL_AVX512 void gl_f32_conv2d_chw_12x32__avx512(const gl_conv2d_params *p, const 
                     x += mr;
                 }
             }
-            panel += panel_floats(p, width);
+            panel += gl_avx512_panel_floats_x32(p, width);
         }
     }
 }

@@ -32,7 +32,7 @@ static const gl_conv2d_kernel avx512_conv2d[] = {
     GL_CONV2D(gl_f32_dwconv_kxk__avx2, "avx2", gl_f32_dwconv_supports,
               gl_f32_dwconv_packed_size_c8, gl_f32_dwconv_pack_c8),
     GL_CONV2D(gl_f32_conv2d_chw_12x32__avx512, "avx512", gl_f32_conv2d_chw_supports,
-              gl_f32_conv2d_chw_packed_size_x32, gl_f32_conv2d_chw_pack_x32),
+              gl_f32_conv2d_packed_size_x32, gl_f32_conv2d_chw_pack_x32),
     GL_CONV2D(gl_f32_conv2d_3x3s1_winograd4x4__avx512, "avx512", gl_f32_conv2d_winograd4x4_supports,
               gl_f32_conv2d_winograd4x4_packed_size, gl_f32_conv2d_winograd4x4_pack),
     GL_CONV2D(gl_f32_conv2d_12x32__avx512, "avx512", gl_f32_conv2d_dense_supports,
