@@ -1,0 +1,106 @@
+// Conv: the ONNX node's import (groups, window, shape), its lowering (layout, kernel choice) and its step.
+import CKernels
+
+extension NodeImport {
+    /// Conv (2-D, any groups): weights and bias must be constants.
+    mutating func conv() throws(EngineError) {
+        try need(2)
+        let (x, w) = (shapes[0], shapes[1])
+        guard x.count == 4 else {
+            throw .unsupportedFeature(node: name, what: "\(x.count - 2)-D convolution (only 2-D)")
+        }
+        guard w.count == 4 else { throw .invalidModel("node '\(name)': weights \(w) are not 4-D like the input") }
+        _ = try constant(inputs[1], of: name, as: "the weights")
+        if !input(2).isEmpty { _ = try constant(inputs[2], of: name, as: "the bias") }
+        let groups = attributes.int("group", default: 1)
+        guard groups >= 1, x[1] % groups == 0, w[0] % groups == 0, w[1] * groups == x[1] else {
+            throw .invalidModel("node '\(name)': weights \(w) do not fit input \(x) with \(groups) groups")
+        }
+        if let kernel = attributes.ints("kernel_shape"), kernel != [w[2], w[3]] {
+            throw .invalidModel("node '\(name)': kernel_shape \(kernel) disagrees with weights \(w)")
+        }
+        let window = try window(input: x, kernel: (w[2], w[3]), allowCeil: false)
+        try attributes.finish()
+        let out = window.outputSize(inputH: x[2], inputW: x[3])
+        let node = Node(name: name, op: .conv(window: window, groups: groups, epilogue: .identity),
+                        inputs: [inputs[0], inputs[1], input(2)], output: output)
+        define(output, shape: [x[0], w[0], out.h, out.w], node: node)
+    }
+}
+
+extension Lowering {
+    mutating func lowerConv(_ node: Node, window: Window, groups: Int, epilogue: Epilogue) throws(EngineError) {
+        let x = graph.shape(node.inputs[0]), w = graph.shape(node.inputs[1]), y = graph.shape(node.output)
+        var p = gl_conv2d_params()
+        (p.in_h, p.in_w, p.in_c) = (x[2], x[3], x[1])
+        (p.out_h, p.out_w, p.out_c) = (y[2], y[3], y[1])
+        (p.kernel_h, p.kernel_w) = (w[2], w[3])
+        (p.stride_h, p.stride_w) = (window.stride.h, window.stride.w)
+        (p.dilation_h, p.dilation_w) = (window.dilation.h, window.dilation.w)
+        (p.pad_top, p.pad_left) = (window.padTop, window.padLeft)
+        p.groups = groups
+        p.set(epilogue)
+        if (p.kernel_h, p.kernel_w, p.stride_h, p.stride_w) == (1, 1, 1, 1), (p.pad_top, p.pad_left, p.groups) == (0, 0, 1),
+           (p.in_h, p.in_w) == (p.out_h, p.out_w) {
+            // A pointwise conv is the same GEMM whatever the image's shape: seen as H·W rows of one
+            // pixel, threads split it evenly (a 7×7 layer's 7 rows would split 3/4 over 2 threads).
+            (p.in_h, p.in_w, p.out_h, p.out_w) = (p.in_h * p.in_w, 1, p.out_h * p.out_w, 1)
+        }
+        let weights = graph.constants[node.inputs[1]]!.floats
+        let bias = node.inputs[2].isEmpty ? nil : graph.constants[node.inputs[2]]!.floats
+        let input: Ref
+        if let chw = chwParams(p, reading: node.inputs[0]) {
+            p = chw
+            input = try ref(node.inputs[0], .plain)
+        } else {
+            input = try ref(node.inputs[0], .nhwc)
+        }
+        let residual = node.inputs.count > 3 ? try ref(node.inputs[3], .nhwc) : nil
+        try emitConv(node.name, p, weights: weights, bias: bias, input: input, residual: residual,
+                     output: define(node.output, .nhwc), batch: x[0])
+    }
+
+    /// `p` reading `name` as it is, in CHW, when getting it in NHWC would take a transpose (the
+    /// model's NCHW input, for its first conv) and the kernel table has a kernel for that.
+    func chwParams(_ p: gl_conv2d_params, reading name: String) -> gl_conv2d_params? {
+        guard currentLayout(name) == .plain, placed[name]?[.nhwc] == nil,
+              !isIdentityOrder(graph.shape(name), [0, 2, 3, 1]) else { return nil }
+        var chw = p
+        chw.input_chw = 1
+        return withUnsafePointer(to: chw, { gl_conv2d_select(kernels, $0) }) != nil ? chw : nil
+    }
+}
+
+final class ConvStep: Step, @unchecked Sendable {
+    let kernel: UnsafePointer<gl_conv2d_kernel>
+    let params: gl_conv2d_params
+    let packed: UnsafePointer<Float>
+    let input: Operand, residual: Operand?, output: Int
+    let batch: Int
+
+    var kind: String { String(cString: kernel.pointee.name) }
+    var layer: String { ConvShape(params, residual: residual != nil).description }
+    var weights: UnsafeRawBufferPointer? {
+        let floats = withUnsafePointer(to: params) { kernel.pointee.packed_size($0) }
+        return UnsafeRawBufferPointer(start: packed, count: floats * MemoryLayout<Float>.size)
+    }
+
+    init(kernel: UnsafePointer<gl_conv2d_kernel>, params: gl_conv2d_params, packed: UnsafePointer<Float>,
+         input: Operand, residual: Operand?, output: Int, batch: Int) {
+        (self.kernel, self.params, self.packed) = (kernel, params, packed)
+        (self.input, self.residual, self.output, self.batch) = (input, residual, output, batch)
+    }
+
+    func run(_ context: RunContext) {
+        let arena = context.arena
+        let inSize = params.in_h * params.in_w * params.in_c
+        let outSize = params.out_h * params.out_w * params.out_c
+        let x = input.pointer(arena), r = residual?.pointer(arena), y = arena + output
+        withUnsafePointer(to: params) { p in
+            for n in 0..<batch {
+                // With a pool, output rows are split across its threads; without, one call does all.
+                gl_conv2d_run_parallel(context.pool, kernel, p, x + n * inSize, packed, r.map { $0 + n * outSize }, y + n * outSize)
+            }
+        }
+    }
+}
