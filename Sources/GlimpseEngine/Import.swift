@@ -18,6 +18,10 @@ public struct LoadOptions: Sendable {
     public var fuseExpandDepthwise = true
     /// Scratch per thread for a fused band, bytes: about a quarter of a core's L2.
     public var fusedBandBytes = 256 * 1024
+    /// Apply a squeeze-excite's gate to the weights of the 1×1 conv that alone reads its result, per
+    /// request, instead of scaling the image, where the weights are much smaller than the image (the SE
+    /// blocks at 112², 56² and 28² in EfficientNet-B0). Off only to measure what it brings.
+    public var fuseGateIntoConv = true
     /// While a step runs, stream the next step's weights toward the cache (gl_prefetch_next),
     /// so a layer does not start by waiting on memory. Off only to measure what it brings.
     public var prefetchNextWeights = true

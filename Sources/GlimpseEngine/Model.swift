@@ -70,6 +70,9 @@ public final class Model: Sendable {
     /// Expansions run fused with their depthwise conv (each one step, its expanded tensor never stored).
     public var fusedExpansions: Int { program.steps.count { $0 is ExpandDepthwiseStep } }
 
+    /// 1×1 convs that take a squeeze-excite gate into their weights (LoadOptions.fuseGateIntoConv).
+    public var gatedConvs: Int { program.steps.count { ($0 as? ConvStep)?.gate != nil } }
+
     /// A session whose convolutions split their output rows over `threads` threads.
     public func makeSession(threads: Int = 1) -> Session { Session(self, threads: threads) }
 

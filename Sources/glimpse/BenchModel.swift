@@ -28,6 +28,9 @@ struct BenchModel: ParsableCommand {
     @Flag(name: .customLong("ab-unfused"), help: "A/B in one run: alternate with the same model compiled with --no-fuse and print both medians.")
     var abUnfused = false
 
+    @Flag(name: .customLong("ab-gate"), help: "A/B in one run: squeeze-excite gates taken into the next 1x1 conv's weights, against the image scaled in a pass of its own.")
+    var abGate = false
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -84,14 +87,14 @@ struct BenchModel: ParsableCommand {
         return Double(now() - start) / 1e6
     }
 
-    /// Fused and unfused sessions run by turns on the same input, so both see the same machine;
-    /// timed in this thread's CPU time, so that time spent descheduled (a busy, shared machine)
-    /// counts for neither.
-    func compareUnfused() throws {
+    /// Two compilations of the model (fused and not) run by turns on the same input, so both see
+    /// the same machine; timed in this thread's CPU time, so that time spent descheduled (a busy,
+    /// shared machine) counts for neither.
+    func compare(_ what: String, _ fuse: (inout LoadOptions, Bool) -> Void) throws {
         var options = engine.loadOptions
-        options.fuseExpandDepthwise = true
+        fuse(&options, true)
         let fused = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
-        options.fuseExpandDepthwise = false
+        fuse(&options, false)
         let apart = try folder.repository.load(model, options: options).makeSession(threads: engine.threads)
         let input = Self.randomInput(fused.input().count)
         var times: [[Double]] = [[], []]
@@ -102,12 +105,13 @@ struct BenchModel: ParsableCommand {
             }
         }
         let medians = times.map { $0.sorted()[$0.count / 2] }
-        print(String(format: "%@, %d thread(s), %d runs each, alternating, CPU time: fused %.3f ms, unfused %.3f ms, unfused/fused %.3fx",
-                     model, engine.threads, iterations, medians[0], medians[1], medians[1] / medians[0]))
+        print(String(format: "%@, %@, %d thread(s), %d runs each, alternating, CPU time: fused %.3f ms, unfused %.3f ms, unfused/fused %.3fx",
+                     model, what, engine.threads, iterations, medians[0], medians[1], medians[1] / medians[0]))
     }
 
     func run() throws {
-        if abUnfused { return try compareUnfused() }
+        if abUnfused { return try compare("conv + depthwise") { $0.fuseExpandDepthwise = $1 } }
+        if abGate { return try compare("squeeze-excite gate into the next conv") { $0.fuseGateIntoConv = $1 } }
         let loaded = try folder.repository.load(model, options: engine.loadOptions)
         let session = loaded.makeSession(threads: engine.threads)
         let input = Self.randomInput(session.input().count)

@@ -22,7 +22,7 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Threads one request may use (output rows of each convolution split across them).")
     var threads = 1
 
-    @Flag(name: .customLong("no-fuse"), help: "Run each conv (an expansion, a stem) and the depthwise conv that reads it apart (to measure what fusing brings).")
+    @Flag(name: .customLong("no-fuse"), help: "Run apart what is fused across steps: a conv (an expansion, a stem) and the depthwise conv that reads it; a squeeze-excite gate and the 1x1 conv that takes it into its weights (to measure what fusing brings).")
     var noFuse = false
 
     @Option(name: .customLong("band-kb"), help: .hidden)
@@ -39,6 +39,7 @@ struct EngineOptions: ParsableArguments {
     var loadOptions: LoadOptions {
         var options = LoadOptions()
         options.fuseExpandDepthwise = !noFuse
+        options.fuseGateIntoConv = !noFuse
         options.fusedBandBytes = bandKB * 1024
         options.prefetchNextWeights = !noPrefetch
         options.kernels = kernels

@@ -1,6 +1,7 @@
 // Exporter-style models (scripts/make_zoo_models.py: PyTorch and tf2onnx graphs of MobileNetV2/V3,
 // ResNet, SqueezeNet, EfficientNet-B0) load unmodified and agree with ONNX Runtime.
 import Foundation
+import GlimpseCore
 import GlimpseEngine
 import Testing
 
@@ -65,5 +66,50 @@ let zooRelativeTolerance: Float = 1e-3
             #expect(loose.isEmpty, "\(name): steps left unfused: \(loose)")
         }
         print("zoo \(name) on \(kernels): \(index.entries.count) inputs, max |diff| / max |logit| \(worst), \(model.nodeCount.imported) -> \(model.nodeCount.compiled) nodes")
+    }
+
+    /// A squeeze-excite gate taken into the next 1×1 conv's weights gives what scaling the image does,
+    /// image by image in a batch of two, with one thread or two.
+    @Test(arguments: ["efficientnet_b0_pt", "efficientnet_b0_tf", "mobilenetv3_large_pt"], [1, 2])
+    func gatesTakenIntoWeightsMatchScaledImages(model name: String, threads: Int) throws {
+        let url = Self.directory.appendingPathComponent("\(name).onnx")
+        var options = LoadOptions()
+        let gated = try Model(contentsOf: url, options: options)
+        options.fuseGateIntoConv = false
+        let scaled = try Model(contentsOf: url, options: options)
+        #expect(scaled.gatedConvs == 0)
+        if name.hasPrefix("efficientnet") {
+            // B0's SE blocks at 112², 56² and 28² have at least 8 pixels per output channel.
+            #expect(gated.gatedConvs == 5, "\(name): \(gated.gatedConvs) gated convs")
+        }
+        var batchShape = gated.inputs[0].shape
+        batchShape[0] = 2
+        options = LoadOptions()
+        options.inputShapes[gated.inputs[0].name] = batchShape
+        let batched = try Model(contentsOf: url, options: options)
+        #expect(batched.gatedConvs == gated.gatedConvs)
+
+        var generator = SplitMix64(seed: 11)
+        let count = gated.inputs[0].shape.reduce(1, *)
+        let images = (0..<2).map { _ in (0..<count).map { _ in Float(generator.next() % 2001) / 1000 - 1 } }
+        let batchSession = batched.makeSession(threads: threads)
+        _ = batchSession.input().update(from: images[0] + images[1])
+        batchSession.run()
+        let batchLogits = Array(batchSession.output())
+        for (i, image) in images.enumerated() {
+            var logits: [[Float]] = []
+            for model in [gated, scaled] {
+                let session = model.makeSession(threads: threads)
+                _ = session.input().update(from: image)
+                session.run()
+                logits.append(Array(session.output()))
+            }
+            let scale = max(1, logits[1].map(abs).max() ?? 1)
+            let fromBatch = Array(batchLogits[(i * logits[0].count)..<((i + 1) * logits[0].count)])
+            for candidate in [logits[0], fromBatch] {
+                let diff = zip(candidate, logits[1]).map { abs($0 - $1) }.max() ?? .infinity
+                #expect(diff <= 1e-5 * scale, "\(name) image \(i), \(threads) threads: max |diff| \(diff), largest logit \(scale)")
+            }
+        }
     }
 }

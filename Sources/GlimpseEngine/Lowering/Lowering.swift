@@ -62,6 +62,9 @@ struct Lowering {
     var produced: [String: Layout] = [:]
     var storedConstants: [String: UnsafePointer<Float>] = [:]
     var convKernels: [(node: String, kernel: String)] = []
+    /// Squeeze-excite outputs left unscaled for the 1×1 conv that reads them: the SE's input and
+    /// the buffer of its gate (lowerSqueezeExcite, lowerConv).
+    var gates: [String: (input: String, gate: Int)] = [:]
 
     static func program(for graph: Graph, kernels: UnsafePointer<gl_kernels>, options: LoadOptions = LoadOptions()) throws(EngineError) -> Program {
         var lowering = Lowering(graph: graph, kernels: kernels, options: options)

@@ -24,9 +24,7 @@ extension Lowering {
     /// Picks the kernel for `p` and packs the weights (OIHW) and bias for it.
     mutating func packConv(_ name: String, _ p: gl_conv2d_params, weights: [Float], bias: [Float]?) throws(EngineError)
         -> (kernel: UnsafePointer<gl_conv2d_kernel>, packed: UnsafePointer<Float>) {
-        guard let kernel = withUnsafePointer(to: p, { gl_conv2d_select(kernels, $0) }) else {
-            throw .unsupportedFeature(node: name, what: "this convolution shape (no kernel in \(String(cString: kernels.pointee.variant)))")
-        }
+        let kernel = try selectConv(name, p)
         let size = withUnsafePointer(to: p) { kernel.pointee.packed_size($0) }
         let packed = storage.allocate(size)
         withUnsafePointer(to: p) { params in
@@ -38,8 +36,16 @@ extension Lowering {
                 }
             }
         }
-        convKernels.append((name, String(cString: kernel.pointee.name)))
         return (kernel, UnsafePointer(packed))
+    }
+
+    /// The kernel the table picks for `p` (recorded for profiles and tests).
+    mutating func selectConv(_ name: String, _ p: gl_conv2d_params) throws(EngineError) -> UnsafePointer<gl_conv2d_kernel> {
+        guard let kernel = withUnsafePointer(to: p, { gl_conv2d_select(kernels, $0) }) else {
+            throw .unsupportedFeature(node: name, what: "this convolution shape (no kernel in \(String(cString: kernels.pointee.variant)))")
+        }
+        convKernels.append((name, String(cString: kernel.pointee.name)))
+        return kernel
     }
 
     /// Picks the kernel for `p`, packs the weights (OIHW) and emits the step.

@@ -48,6 +48,10 @@ extension Lowering {
         }
         let weights = graph.constants[node.inputs[1]]!.floats
         let bias = node.inputs[2].isEmpty ? nil : graph.constants[node.inputs[2]]!.floats
+        if let gated = gates[node.inputs[0]] {
+            try emitGatedConv(node, p, weights: weights, bias: bias, input: gated.input, gate: gated.gate, batch: x[0])
+            return
+        }
         let input: Ref
         if let chw = chwParams(p, reading: node.inputs[0]) {
             p = chw
@@ -58,6 +62,19 @@ extension Lowering {
         let residual = node.inputs.count > 3 ? try ref(node.inputs[3], .nhwc) : nil
         try emitConv(node.name, p, weights: weights, bias: bias, input: input, residual: residual,
                      output: define(node.output, .nhwc), batch: x[0])
+    }
+
+    /// A 1×1 conv reading a squeeze-excite's input with the gate taken into its weights: per request and
+    /// image, W'[o][c] = W[o][c]·gate[c], packed into session scratch (see LoadOptions.fuseGateIntoConv).
+    mutating func emitGatedConv(_ node: Node, _ p: gl_conv2d_params, weights: [Float], bias: [Float]?,
+                                input name: String, gate: Int, batch: Int) throws(EngineError) {
+        let kernel = try selectConv(node.name, p)
+        let oihw = storage.store(weights), b = bias.map { storage.store($0) }
+        let input = try ref(name, .nhwc), residual = node.inputs.count > 3 ? try ref(node.inputs[3], .nhwc) : nil
+        emit([input, .buffer(gate)] + (residual.map { [$0] } ?? []), output: define(node.output, .nhwc)) { ops, out in
+            ConvStep(kernel: kernel, params: p, packed: oihw, input: ops[0], residual: residual == nil ? nil : ops[2],
+                     output: out, batch: batch, gate: ConvStep.Gate(weights: oihw, bias: b, gate: ops[1]))
+        }
     }
 
     /// `p` reading `name` as it is, in CHW, when getting it in NHWC would take a transpose (the
@@ -77,19 +94,32 @@ final class ConvStep: Step, @unchecked Sendable {
     let packed: UnsafePointer<Float>
     let input: Operand, residual: Operand?, output: Int
     let batch: Int
+    /// A squeeze-excite gate to scale the input channels by, taken into the weights per image: then
+    /// `packed` is unused and the step packs W·gate (OIHW `weights`, `bias`) into session scratch.
+    let gate: Gate?
+
+    struct Gate {
+        let weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+        let gate: Operand
+    }
 
     var kind: String { String(cString: kernel.pointee.name) }
-    var layer: String { ConvShape(params, residual: residual != nil).description }
+    var layer: String { ConvShape(params, residual: residual != nil).description + (gate == nil ? "" : " ·gate") }
     var weights: UnsafeRawBufferPointer? {
-        let floats = withUnsafePointer(to: params) { kernel.pointee.packed_size($0) }
-        return UnsafeRawBufferPointer(start: packed, count: floats * MemoryLayout<Float>.size)
+        let floats = gate == nil ? packedFloats : Int(params.out_c * params.in_c)
+        return UnsafeRawBufferPointer(start: gate?.weights ?? packed, count: floats * MemoryLayout<Float>.size)
     }
+    private var packedFloats: Int { withUnsafePointer(to: params) { kernel.pointee.packed_size($0) } }
+    /// A gated conv's scratch: W·gate (OIHW), then its packed panels, cache-line aligned.
+    private var gatedOffset: Int { (Int(params.out_c * params.in_c) + 15) / 16 * 16 }
 
     init(kernel: UnsafePointer<gl_conv2d_kernel>, params: gl_conv2d_params, packed: UnsafePointer<Float>,
-         input: Operand, residual: Operand?, output: Int, batch: Int) {
+         input: Operand, residual: Operand?, output: Int, batch: Int, gate: Gate? = nil) {
         (self.kernel, self.params, self.packed) = (kernel, params, packed)
-        (self.input, self.residual, self.output, self.batch) = (input, residual, output, batch)
+        (self.input, self.residual, self.output, self.batch, self.gate) = (input, residual, output, batch, gate)
     }
+
+    func scratchFloats(threads: Int) -> Int { gate == nil ? 0 : gatedOffset + packedFloats }
 
     func run(_ context: RunContext) {
         let arena = context.arena
@@ -98,8 +128,20 @@ final class ConvStep: Step, @unchecked Sendable {
         let x = input.pointer(arena), r = residual?.pointer(arena), y = arena + output
         withUnsafePointer(to: params) { p in
             for n in 0..<batch {
+                var weights = packed
+                if let gate {
+                    // W·gate, packed as at load: C_in·C_out multiplies instead of scaling C_in·H·W pixels.
+                    let (inC, outC) = (Int(params.in_c), Int(params.out_c))
+                    let scale = gate.gate.pointer(arena) + n * inC, scaled = context.scratch
+                    for o in 0..<outC {
+                        let row = gate.weights + o * inC, out = scaled + o * inC
+                        for c in 0..<inC { out[c] = row[c] * scale[c] }
+                    }
+                    kernel.pointee.pack(p, scaled, gate.bias, context.scratch + gatedOffset)
+                    weights = UnsafePointer(context.scratch + gatedOffset)
+                }
                 // With a pool, output rows are split across its threads; without, one call does all.
-                gl_conv2d_run_parallel(context.pool, kernel, p, x + n * inSize, packed, r.map { $0 + n * outSize }, y + n * outSize)
+                gl_conv2d_run_parallel(context.pool, kernel, p, x + n * inSize, weights, r.map { $0 + n * outSize }, y + n * outSize)
             }
         }
     }

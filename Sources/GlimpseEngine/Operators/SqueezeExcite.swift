@@ -19,10 +19,34 @@ extension Lowering {
         let r = try fc(node.inputs[1], node.inputs[2], in: channels, out: squeezed, reduce)
         let e = try fc(node.inputs[3], node.inputs[4], in: squeezed, out: channels, expand)
         let input = try ref(node.inputs[0], .nhwc)
-        emit([input], output: define(node.output, .nhwc)) { ops, out in
-            SqueezeExciteStep(kernels: kernels, reduce: r, expand: e, pixels: x[2] * x[3], channels: channels, batch: x[0],
-                              input: ops[0], output: out)
+        let gateOnly = gatedConv(reading: node.output) != nil
+        let output: Int
+        if gateOnly {
+            // The reader scales its weights by the gate: the image is never scaled.
+            output = newBuffer(x[0] * channels)
+            gates[node.output] = (node.inputs[0], output)
+        } else {
+            output = define(node.output, .nhwc)
         }
+        emit([input], output: output) { ops, out in
+            SqueezeExciteStep(kernels: kernels, reduce: r, expand: e, pixels: x[2] * x[3], channels: channels, batch: x[0],
+                              input: ops[0], output: out, gateOnly: gateOnly)
+        }
+    }
+
+    /// The 1×1 conv that alone reads squeeze-excite output `value`, when scaling its weights by the gate
+    /// costs less than scaling the image: C_in·C_out weights against C_in·H·W pixels. Per element, the
+    /// repack (scale, then the kernel's strided pack) measured 4-8× a channel-scale pass (EfficientNet-B0,
+    /// `glimpse bench model --layers`: a win at 28² with 40 outputs, a loss at 14² with 80), so it is
+    /// taken where the image has at least 8 pixels per output channel.
+    func gatedConv(reading value: String) -> Node? {
+        guard options.fuseGateIntoConv, graph.useCounts()[value] == 1,
+              let reader = graph.nodes.first(where: { $0.inputs.first == value }),
+              case let .conv(window, groups, _) = reader.op, groups == 1 else { return nil }
+        let w = graph.shape(reader.inputs[1]), x = graph.shape(value)
+        let pointwise = (window.kernel.h, window.kernel.w, window.stride.h, window.stride.w) == (1, 1, 1, 1)
+            && (window.padTop, window.padLeft, window.padBottom, window.padRight) == (0, 0, 0, 0)
+        return pointwise && 8 * w[0] <= x[2] * x[3] ? reader : nil
     }
 }
 
@@ -31,7 +55,7 @@ extension Lowering {
 /// channels scaled by the gate. The vectors live in the session's scratch.
 final class SqueezeExciteStep: Step, @unchecked Sendable {
     var kind: String { "SqueezeExcite" }
-    var layer: String { "se \(pixels)px \(channels)→\(reduce.params.out_c)→\(channels)" }
+    var layer: String { "se \(pixels)px \(channels)→\(reduce.params.out_c)→\(channels)\(gateOnly ? " gate" : "")" }
     struct FC {
         let kernel: UnsafePointer<gl_conv2d_kernel>
         let params: gl_conv2d_params
@@ -41,10 +65,14 @@ final class SqueezeExciteStep: Step, @unchecked Sendable {
     let reduce: FC, expand: FC
     let pixels: Int, channels: Int, batch: Int
     let input: Operand, output: Int
+    /// Write only the gate (batch × channels) at `output`, for the conv that takes it into its weights.
+    let gateOnly: Bool
 
-    init(kernels: UnsafePointer<gl_kernels>, reduce: FC, expand: FC, pixels: Int, channels: Int, batch: Int, input: Operand, output: Int) {
+    init(kernels: UnsafePointer<gl_kernels>, reduce: FC, expand: FC, pixels: Int, channels: Int, batch: Int,
+         input: Operand, output: Int, gateOnly: Bool) {
         (self.kernels, self.reduce, self.expand) = (kernels, reduce, expand)
         (self.pixels, self.channels, self.batch, self.input, self.output) = (pixels, channels, batch, input, output)
+        self.gateOnly = gateOnly
     }
 
     var weights: UnsafeRawBufferPointer? {
@@ -56,14 +84,15 @@ final class SqueezeExciteStep: Step, @unchecked Sendable {
 
     func run(_ context: RunContext) {
         let kernels = self.kernels.pointee
-        let pooled = context.scratch, reduced = context.scratch + channels, gate = reduced + Int(reduce.params.out_c)
+        let pooled = context.scratch, reduced = context.scratch + channels
         let x = input.pointer(context.arena), y = context.arena + output
         let size = pixels * channels
         for n in 0..<batch {
+            let gate = gateOnly ? y + n * channels : reduced + Int(reduce.params.out_c)
             kernels.global_avgpool(pixels, channels, x + n * size, pooled)
             withUnsafePointer(to: reduce.params) { reduce.kernel.pointee.run($0, pooled, reduce.packed, nil, reduced, 0, 1) }
             withUnsafePointer(to: expand.params) { expand.kernel.pointee.run($0, reduced, expand.packed, nil, gate, 0, 1) }
-            kernels.channel_scale(pixels, channels, x + n * size, gate, y + n * size)
+            if !gateOnly { kernels.channel_scale(pixels, channels, x + n * size, gate, y + n * size) }
         }
     }
 }
